@@ -1,0 +1,1 @@
+"""Scenario files, the runner, criteria, reports and the command line."""

@@ -1,0 +1,1 @@
+"""The walker: gait pattern, balance on the deck and energy cost."""
