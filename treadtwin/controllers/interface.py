@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 class BeltDirection(enum.IntEnum):
@@ -52,14 +52,15 @@ class Fault(enum.IntFlag):
     COMMS = enum.auto()  # host link lost (adapter watchdog)
 
 
-@dataclass(frozen=True, slots=True)
-class Telemetry:
+class Telemetry(NamedTuple):
     """One report from the treadmill board, stamped with the board's clock.
 
-    ``belt_speed_mps`` is the board's tach estimate: one reed-switch pulse
-    per roller turn, so it is quantised in time and stale at low speed. The
-    raw pulse count and the time of the last pulse are given as well, so a
-    controller may estimate speed its own way.
+    ``belt_speed_mps`` is the board's tach estimate (a magnitude; the
+    direction is ``belt_direction``): one reed-switch pulse per roller turn,
+    so it is quantised in time and stale at low speed. The raw pulse count
+    and the time of the last pulse are given as well, so a controller may
+    estimate speed its own way. Telemetry is immutable; it is a named tuple
+    because a control loop builds one every tick.
     """
 
     t_s: float
@@ -119,3 +120,17 @@ class Treadmill(Protocol):
     def write(self, command: Command) -> None:
         """Send a command; it takes effect after the link's latency."""
         ...
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """Something ticked at a declared period by a clock it does not own.
+
+    ``tick`` gets the host time, the *measured* time since its last tick
+    (not the nominal period) and the newest telemetry, and returns the
+    command to send, or ``None`` to send nothing this tick.
+    """
+
+    period_s: float
+
+    def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command | None: ...

@@ -51,6 +51,10 @@ class DriveParams:
     command_speed_step_mps: float = param(
         0.0248, 0.0, 0.5, "target quantum; MC-2100: top speed over 85 % of 255 duty counts [C]"
     )
+    command_timeout_s: float = param(
+        0.1, 0.0, 10.0,
+        "no command for this long and the board stops (MC-2100: no PWM is 0 duty); 0 = never",
+    )
     ir_comp_ohm: float = param(1.2, 0.0, 50.0, "IR compensation (trimmer) [U]")
     tach_trim_gain_v_per_m: float = param(
         8.0, 0.0, 1000.0, "integral gain on tach speed error, V per (m/s s) [U]"

@@ -91,6 +91,7 @@ def _club_motorized() -> Machine:
             decel_mps2=1.5,
             command_update_period_s=0.01,
             command_speed_step_mps=kmh_to_mps(0.01),  # FTMS unit [C, 3.1]
+            command_timeout_s=1.0,
             ir_comp_ohm=0.6,
             current_limit_a=30.0,
             overcurrent_trip_a=50.0,
@@ -208,6 +209,7 @@ def _instrumented() -> Machine:
             decel_mps2=10.0,
             command_update_period_s=0.01,  # 100 Hz speed commands [C, 2.4]
             command_speed_step_mps=0.001,
+            command_timeout_s=0.5,
             ir_comp_ohm=0.25,
             tach_trim_gain_v_per_m=60.0,
             current_limit_a=60.0,

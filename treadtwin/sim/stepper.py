@@ -593,10 +593,22 @@ def advance(state, params, inputs, trace, n_steps):
 
 
 @nb.njit(cache=True)
-def board_speed_estimate(state, params) -> float:
-    """The board's signed tach speed estimate now (what telemetry reports)."""
+def sample(state, params, inputs):
+    """What the board reports now, as plain numbers (see ``SimulatedTreadmill.read``)."""
     s = state[0]
     p = params[0]
-    direction = -1.0 if s.board_ref_mps < 0.0 else 1.0
-    return direction * tach_speed_estimate(s.t_s, s.tach_last_pulse_s, s.tach_previous_pulse_s,
-                                           p.tach_belt_per_pulse_m, p.tach_timeout_s)
+    u = inputs[0]
+    speed = tach_speed_estimate(s.t_s, s.tach_last_pulse_s, s.tach_previous_pulse_s,
+                                p.tach_belt_per_pulse_m, p.tach_timeout_s)
+    current = _quantize(s.current_filtered_a, p.current_step_a)
+    incline = _quantize(s.incline_pct + s.incline_sensor_offset_pct, p.incline_sensor_step_pct)
+    return (s.t_s, speed, s.board_ref_mps < 0.0, s.tach_pulse_count, s.tach_last_pulse_s,
+            incline, current, s.bus_voltage_v, s.board_enabled != 0, s.latched_faults,
+            s.winding_temp_c, u.key_present != 0, u.walker_pos_m, u.walker_load_n)
+
+
+@nb.njit(cache=True)
+def advance_and_sample(state, params, inputs, trace, n_steps):
+    """:func:`advance`, then :func:`sample`: one compiled call per controller tick."""
+    advance(state, params, inputs, trace, n_steps)
+    return sample(state, params, inputs)

@@ -170,7 +170,9 @@ def metabolic_rate(
     [C] found backward running costlier too, but its ratio was not read.
     """
     mass = check_range("mass_kg", mass_kg, *MASS_RANGE_KG, " kg")
-    gait = gait_at(speed_mps, facing, grade_pct, gait_params, leg_length_m, belt_direction=belt_direction)
+    gait = gait_at(
+        speed_mps, facing, grade_pct, gait_params, leg_length_m, belt_direction=belt_direction
+    )
     v, grade = gait.speed_mps, gait.travel_grade_pct
     is_running = gait.running_required if running is None else bool(running)
     if is_running:

@@ -61,7 +61,8 @@ Forces (see :func:`foot_forces` for the sign convention)
     the mean support force vertical: stride mean = m g sin(theta) along the
     deck; uphill this enlarges propulsion and shrinks braking, downhill the
     reverse ([M] expectation, ref. 2.3). Backward gait is the forward
-    footfall time-reversed (ref. 2.2: toe first, heel last): the hump
+    footfall time-reversed (ref. 2.2: joint angles [C], forces a working
+    assumption [D/M]; toe first, heel last): the hump
     heights swap and the fore-aft curve runs backwards in time, which in
     deck coordinates again gives braking first relative to travel. Force
     shapes follow the true belt speed (backward peaks lower because backward
@@ -101,7 +102,9 @@ def check_range(name: str, value: float, low: float, high: float, unit: str = ""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [{low}, {high}]{unit}, got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a number in [{low}, {high}]{unit}, got {value!r}"
+        ) from None
     if not (math.isfinite(v) and low <= v <= high):
         raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, {high}]{unit}")
     return v
@@ -165,39 +168,40 @@ class GaitParams:
     fore_aft_peak_bw_at_ref: float = 0.20  # [M] braking/propulsion 0.15-0.25 BW
 
     def __post_init__(self) -> None:
-        check_range("walk_ratio_m_per_steps_per_min", self.walk_ratio_m_per_steps_per_min, 0.003, 0.012)
-        check_range("reference_leg_length_m", self.reference_leg_length_m, *LEG_LENGTH_RANGE_M, " m")
-        check_range("reference_speed_mps", self.reference_speed_mps, 0.5, 2.0, " m/s")
-        check_range("cadence_min_steps_per_min", self.cadence_min_steps_per_min, 40.0, 120.0)
+        for name, low, high in _PARAM_RANGES:
+            check_range(name, getattr(self, name), low, high)
+        cadence_floor = self.cadence_min_steps_per_min + 1.0
         check_range(
-            "cadence_max_steps_per_min",
-            self.cadence_max_steps_per_min,
-            max(100.0, self.cadence_min_steps_per_min + 1.0),
-            180.0,
+            "cadence_max_steps_per_min", self.cadence_max_steps_per_min, cadence_floor, 180.0
         )
-        check_range("backward_step_length_factor", self.backward_step_length_factor, 0.5, 1.0)
-        check_range("forward_double_support_pct", self.forward_double_support_pct, 5.0, 50.0, " %")
-        check_range("double_support_slope_pct_per_mps", self.double_support_slope_pct_per_mps, -30.0, 0.0)
-        check_range("double_support_min_pct", self.double_support_min_pct, 2.0, 30.0, " %")
-        check_range(
-            "double_support_max_pct",
-            self.double_support_max_pct,
-            self.double_support_min_pct,
-            60.0,
-            " %",
-        )
-        check_range("backward_extra_double_support_pct", self.backward_extra_double_support_pct, 0.0, 20.0)
-        check_range("forward_walk_run_speed_mps", self.forward_walk_run_speed_mps, 1.0, 3.5, " m/s")
-        check_range("backward_walk_run_speed_mps", self.backward_walk_run_speed_mps, 0.5, 3.0, " m/s")
-        check_range("step_length_asymmetry", self.step_length_asymmetry, 0.5, 2.0)
-        # The shorter-stance foot must still overlap the other (no flight phase)
-        # at the least double support the model can produce.
-        stance_min = 0.5 + self.double_support_min_pct / 200.0
-        r_limit = 2.0 * stance_min / 0.5 - 1.0 - 1e-9  # short stance 2 s/(1+r) > 0.5
-        check_range("stance_asymmetry", self.stance_asymmetry, round(1.0 / r_limit, 4), round(r_limit, 4))
-        check_range("vertical_valley_ratio_at_ref", self.vertical_valley_ratio_at_ref, 0.3, 1.0)
-        check_range("vertical_loading_skew", self.vertical_loading_skew, -0.2, 0.2)
-        check_range("fore_aft_peak_bw_at_ref", self.fore_aft_peak_bw_at_ref, 0.0, 0.4)
+        ds_floor = self.double_support_min_pct
+        check_range("double_support_max_pct", self.double_support_max_pct, ds_floor, 60.0)
+        # The shorter-stance foot must still overlap the other (no flight
+        # phase) at the least double support the model can produce:
+        # 2 s / (1 + r) > 0.5 with s the least mean stance fraction.
+        r_limit = 4.0 * (0.5 + self.double_support_min_pct / 200.0) - 1.0
+        r_low, r_high = math.ceil(1e4 / r_limit) / 1e4, math.floor(1e4 * r_limit - 1e-6) / 1e4
+        check_range("stance_asymmetry", self.stance_asymmetry, r_low, r_high)
+
+
+# Allowed ranges of the GaitParams fields whose bounds do not depend on others.
+_PARAM_RANGES = (
+    ("walk_ratio_m_per_steps_per_min", 0.003, 0.012),
+    ("reference_leg_length_m", *LEG_LENGTH_RANGE_M),
+    ("reference_speed_mps", 0.5, 2.0),
+    ("cadence_min_steps_per_min", 40.0, 120.0),
+    ("backward_step_length_factor", 0.5, 1.0),
+    ("forward_double_support_pct", 5.0, 50.0),
+    ("double_support_slope_pct_per_mps", -30.0, 0.0),
+    ("double_support_min_pct", 2.0, 30.0),
+    ("backward_extra_double_support_pct", 0.0, 20.0),
+    ("forward_walk_run_speed_mps", 1.0, 3.5),
+    ("backward_walk_run_speed_mps", 0.5, 3.0),
+    ("step_length_asymmetry", 0.5, 2.0),
+    ("vertical_valley_ratio_at_ref", 0.3, 1.0),
+    ("vertical_loading_skew", -0.2, 0.2),
+    ("fore_aft_peak_bw_at_ref", 0.0, 0.4),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +277,10 @@ def gait_at(
     stance = 0.5 + ds_pct / 200.0  # symmetric gait: double support = 2 stance - 1
     r = p.stance_asymmetry
     left_stance, right_stance = 2.0 * stance * r / (1.0 + r), 2.0 * stance / (1.0 + r)
-    if min(left_stance, right_stance) <= max(0.5, 2.0 * stance - 1.0) or max(
-        left_stance, right_stance
-    ) >= 1.0:
+    if (
+        min(left_stance, right_stance) <= max(0.5, 2.0 * stance - 1.0)
+        or max(left_stance, right_stance) >= 1.0
+    ):
         raise ValueError(
             f"stance_asymmetry = {r!r} gives stance fractions {left_stance:.3f}/"
             f"{right_stance:.3f}; each must exceed 0.5 and the double support "

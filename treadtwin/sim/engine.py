@@ -1,0 +1,241 @@
+"""The engine: owns the clock, ticks the controller, injects faults, advances the plant.
+
+simpy schedules the discrete events (controller ticks at their declared
+period, fault starts and ends, the board's command timeout); between
+events the plant advances in compiled fixed steps. The clock is either
+lockstep (as fast as the machine allows) or scaled real time (simpy's
+``RealtimeEnvironment``); the model code is the same for both, only the
+environment changes. Every run reports its real-time factor; scaled runs
+also report the measured controller period, its jitter and overruns.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+import simpy.rt
+
+from ..controllers.interface import Command, Controller, DriveMode, Fault
+from .faults import PERSISTENT_KINDS, FaultKind, FaultSpec, apply_fault, end_fault
+from .treadmill import SimulatedTreadmill
+
+
+class ClockMode(enum.Enum):
+    """How simulated time relates to wall time."""
+
+    LOCKSTEP = "lockstep"  # as fast as possible
+    SCALED = "scaled"  # real time times a scale factor
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened during a run (fault, trip, stop, fall...)."""
+
+    t_s: float
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoopTiming:
+    """Measured controller period in a real-time run."""
+
+    period_mean_s: float
+    period_p99_s: float
+    jitter_std_s: float
+    overruns: int
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the trace, the events and how fast it ran."""
+
+    trace: np.ndarray
+    events: list[Event]
+    sim_time_s: float
+    wall_time_s: float
+    timing: LoopTiming | None = None
+    commands: list[tuple[float, Command]] = field(default_factory=list)
+
+    @property
+    def real_time_factor(self) -> float:
+        """Simulated seconds per wall-clock second."""
+        return self.sim_time_s / self.wall_time_s if self.wall_time_s > 0 else float("inf")
+
+
+class Engine:
+    """Runs one controller against one simulated treadmill, with faults.
+
+    Parameters
+    ----------
+    treadmill:
+        The plant.
+    controller:
+        Ticked every ``controller.period_s``; its commands go to the board
+        unless the link is down.
+    faults:
+        Faults to inject, in any order.
+    clock, time_scale:
+        Lockstep, or scaled real time where ``time_scale`` simulated
+        seconds pass per wall second.
+    """
+
+    def __init__(
+        self,
+        treadmill: SimulatedTreadmill,
+        controller: Controller,
+        faults: Sequence[FaultSpec] = (),
+        clock: ClockMode = ClockMode.LOCKSTEP,
+        time_scale: float = 1.0,
+    ) -> None:
+        if not controller.period_s >= treadmill.physics_dt_s:
+            raise ValueError(
+                f"controller period {controller.period_s} s is shorter than the physics step"
+                f" {treadmill.physics_dt_s} s"
+            )
+        if not time_scale > 0.0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
+        self.treadmill = treadmill
+        self.controller = controller
+        self.faults = sorted(faults, key=lambda f: f.at_s)
+        self.clock = clock
+        self.time_scale = time_scale
+        self.events: list[Event] = []
+        self.commands: list[tuple[float, Command]] = []
+        self._link_up = True
+        self._link_generation = 0
+        self._last_sent: Command | None = None
+        self._tick_wall_s: list[float] = []
+
+    # --- processes ----------------------------------------------------------------------
+    def _control(self, env: simpy.Environment):
+        treadmill = self.treadmill
+        controller = self.controller
+        period = controller.period_s
+        timeout = env.timeout
+        commands = self.commands
+        stamp = self._tick_wall_s.append if self.clock is ClockMode.SCALED else None
+        telemetry = None
+        last_now = 0.0
+        while True:
+            now = env.now
+            treadmill.advance_to(now)
+            if stamp is not None:
+                stamp(time.perf_counter())
+            if self._link_up or telemetry is None:
+                telemetry = treadmill.read()
+            command = controller.tick(now, now - last_now if now > 0 else period, telemetry)
+            last_now = now
+            if command is not None and command is not self._last_sent and self._link_up:
+                treadmill.write(command)
+                self._last_sent = command
+                commands.append((now, command))
+            yield timeout(period)
+
+    def _fault(self, env: simpy.Environment, fault: FaultSpec):
+        yield env.timeout(fault.at_s)
+        self.treadmill.advance_to(env.now)
+        if fault.kind is FaultKind.COMMS_LOSS:
+            self._link_down(env)
+            detail = "host-board link lost"
+        else:
+            detail = apply_fault(self.treadmill, fault)
+        self.events.append(Event(env.now, fault.kind.value, detail))
+        if fault.ends and fault.kind in PERSISTENT_KINDS:
+            yield env.timeout(fault.duration_s)
+            self.treadmill.advance_to(env.now)
+            if fault.kind is FaultKind.COMMS_LOSS:
+                self._link_up = True
+                self._last_sent = None  # resend the controller's command
+                detail = "host-board link back"
+            else:
+                detail = end_fault(self.treadmill, fault)
+            self.events.append(Event(env.now, f"{fault.kind.value}_end", detail))
+
+    def _link_down(self, env: simpy.Environment) -> None:
+        self._link_up = False
+        self._link_generation += 1
+        timeout_s = self.treadmill.machine.drive.command_timeout_s
+        if timeout_s > 0.0:
+            env.process(self._board_timeout(env, timeout_s, self._link_generation))
+
+    def _board_timeout(self, env: simpy.Environment, timeout_s: float, generation: int):
+        yield env.timeout(timeout_s)
+        if self._link_up or generation != self._link_generation:
+            return
+        self.treadmill.advance_to(env.now)
+        self.treadmill.write(Command(mode=DriveMode.STOP))
+        self.events.append(Event(env.now, "board_command_timeout",
+                                 f"no command for {timeout_s:g} s: board stops the belt"))
+
+    # --- running ------------------------------------------------------------------------
+    def run(self, duration_s: float) -> RunResult:
+        """Run to ``duration_s`` of simulated time and return the result."""
+        if self.clock is ClockMode.SCALED:
+            env: simpy.Environment = simpy.rt.RealtimeEnvironment(
+                factor=1.0 / self.time_scale, strict=False)
+        else:
+            env = simpy.Environment()
+        env.process(self._control(env))
+        for fault in self.faults:
+            if fault.at_s <= duration_s:
+                env.process(self._fault(env, fault))
+        wall_start = time.perf_counter()
+        env.run(until=duration_s)
+        self.treadmill.advance_to(duration_s)
+        wall_s = time.perf_counter() - wall_start
+        trace = self.treadmill.trace()
+        return RunResult(
+            trace=trace,
+            events=sorted(self.events + trip_events(trace), key=lambda e: e.t_s),
+            sim_time_s=duration_s,
+            wall_time_s=wall_s,
+            timing=self._timing(),
+            commands=self.commands,
+        )
+
+    def _timing(self) -> LoopTiming | None:
+        if len(self._tick_wall_s) < 3:
+            return None
+        periods = np.diff(self._tick_wall_s) * self.time_scale  # in simulated seconds
+        nominal = self.controller.period_s
+        return LoopTiming(
+            period_mean_s=float(periods.mean()),
+            period_p99_s=float(np.percentile(periods, 99)),
+            jitter_std_s=float(periods.std()),
+            overruns=int(np.count_nonzero(periods > 1.5 * nominal)),
+        )
+
+
+_TRIP_NAMES = {
+    Fault.KEY_OUT: "key out: drive and lift cut",
+    Fault.STOP_BUTTON: "stop button: drive and lift cut",
+    Fault.OVERCURRENT: "drive tripped on over-current",
+    Fault.OVERVOLTAGE: "drive tripped on bus over-voltage",
+    Fault.OVERTEMP: "drive tripped on winding over-temperature",
+    Fault.INCLINE_STALL: "incline lift stalled",
+}
+
+
+def trip_events(trace: np.ndarray) -> list[Event]:
+    """Events for each fault flag the board raised or cleared, from the trace."""
+    events: list[Event] = []
+    if len(trace) == 0:
+        return events
+    flags = trace["faults"]
+    previous = np.concatenate(([0], flags[:-1]))
+    for row in np.flatnonzero(flags != previous):
+        raised = int(flags[row]) & ~int(previous[row])
+        cleared = int(previous[row]) & ~int(flags[row])
+        t_s = float(trace["t_s"][row])
+        for bit, text in _TRIP_NAMES.items():
+            if raised & bit:
+                events.append(Event(t_s, "safety_trip", text))
+            if cleared & bit:
+                events.append(Event(t_s, "safety_reset", f"cleared: {bit.name.lower()}"))
+    return events

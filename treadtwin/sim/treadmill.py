@@ -1,0 +1,200 @@
+"""The simulated treadmill: the plant behind the controllers' interface.
+
+:class:`SimulatedTreadmill` implements
+:class:`~treadtwin.controllers.interface.Treadmill` over the compiled
+stepper. Controllers get only what a board reports (:meth:`read`); the
+engine and the recorder get ground truth through the trace and through the
+``truth_*`` accessors, which are not part of the interface. The simulated
+treadmill never advances time on its own: the engine calls
+:meth:`advance_to`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..controllers.interface import BeltDirection, Command, Fault, Telemetry
+from .layout import TRACE_DTYPE, initial_inputs, initial_state, pack_params
+from .machine import Machine
+from .stepper import advance_and_sample, sample
+
+_FAULTS = {}  # int -> Fault, so that a tick does not build an IntFlag
+
+
+def _entry_point(dispatcher, *args):
+    """The compiled function for these argument types, callable without type dispatch.
+
+    numba's dispatcher resolves argument types on every call, which for
+    record arrays costs about a microsecond: more than ten plant steps.
+    The plant's argument types never change, so it resolves them once.
+    """
+    dispatcher(*args)  # compile (or load from cache) for these types
+    signature = tuple(nb.typeof(a) for a in args)
+    return dispatcher.overloads[signature].entry_point
+
+
+def _fault_flags(bits: int) -> Fault:
+    flags = _FAULTS.get(bits)
+    if flags is None:
+        flags = _FAULTS[bits] = Fault(bits)
+    return flags
+
+
+class SimulatedTreadmill:
+    """A machine preset brought to life: physics at ``physics_dt_s``, a trace row every
+    ``record_period_s``.
+
+    Parameters
+    ----------
+    machine:
+        What to simulate (see :mod:`treadtwin.sim.presets`).
+    duration_s:
+        Room to reserve in the trace; recording stops when it is full.
+    physics_dt_s, record_period_s:
+        Plant step and trace period; the record period must be a whole
+        number of steps.
+    """
+
+    def __init__(
+        self,
+        machine: Machine,
+        duration_s: float,
+        physics_dt_s: float = 0.001,
+        record_period_s: float = 0.01,
+    ) -> None:
+        if not 1e-5 <= physics_dt_s <= 0.01:
+            raise ValueError(f"physics_dt_s must be within 1e-5..0.01 s, got {physics_dt_s!r}")
+        every = round(record_period_s / physics_dt_s)
+        if every < 1 or abs(every * physics_dt_s - record_period_s) > 1e-9:
+            raise ValueError(
+                f"record_period_s ({record_period_s}) must be a whole multiple of physics_dt_s"
+                f" ({physics_dt_s})"
+            )
+        if not (math.isfinite(duration_s) and duration_s >= 0.0):
+            raise ValueError(f"duration_s must be finite and >= 0, got {duration_s!r}")
+        self.machine = machine
+        self.physics_dt_s = physics_dt_s
+        self.record_period_s = record_period_s
+        self._params = pack_params(machine, physics_dt_s, every)
+        self._state = initial_state(machine)
+        self._inputs = initial_inputs(machine)
+        self._trace = np.zeros(int(duration_s / record_period_s) + 2, dtype=TRACE_DTYPE)
+        self._has_force_deck = machine.has_force_deck
+        self._has_distance_sensor = machine.has_distance_sensor
+        self._motorized = machine.motorized
+        self._step = 0
+        self._advance = _entry_point(
+            advance_and_sample, self._state, self._params, self._inputs, self._trace, 0)
+        self._sample: tuple | None = None
+
+    # --- time -------------------------------------------------------------------------
+    @property
+    def t_s(self) -> float:
+        """Plant time."""
+        return self._step * self.physics_dt_s
+
+    def advance_to(self, t_s: float) -> None:
+        """Advance the plant to ``t_s`` (rounded to the physics step)."""
+        target = round(t_s / self.physics_dt_s)
+        steps = target - self._step
+        if steps > 0:
+            self._sample = self._advance(
+                self._state, self._params, self._inputs, self._trace, steps)
+            self._step = target
+
+    # --- the controllers' interface ----------------------------------------------------
+    def read(self) -> Telemetry:
+        values = self._sample
+        if values is None:
+            values = self._sample = sample(self._state, self._params, self._inputs)
+        (t_s, speed, reverse, pulses, last_pulse, incline, current, bus, enabled, faults,
+         temp_c, key_present, walker_pos, walker_load) = values
+        motorized = self._motorized
+        return Telemetry(
+            t_s,
+            speed,
+            BeltDirection.REVERSE if reverse else BeltDirection.FORWARD,
+            pulses,
+            None if last_pulse != last_pulse else last_pulse,  # NaN: no pulse yet
+            incline,
+            current if motorized else None,
+            bus if motorized else None,
+            key_present,
+            enabled,
+            _fault_flags(faults),
+            temp_c if motorized else None,
+            walker_pos if self._has_distance_sensor and walker_pos == walker_pos else None,
+            walker_load if self._has_force_deck else None,
+        )
+
+    def write(self, command: Command) -> None:
+        u = self._inputs[0]
+        u["cmd_speed_mps"] = command.belt_speed_mps
+        u["cmd_direction"] = float(command.belt_direction)
+        u["cmd_mode"] = int(command.mode)
+        u["cmd_incline_pct"] = command.incline_pct
+        u["cmd_resistance_level"] = command.resistance_level
+        if command.emergency_stop:
+            u["cmd_estop"] = 1
+        if command.reset:
+            u["cmd_reset"] = 1
+        self._sample = None
+
+    # --- the world acting on the machine (engine and faults, not controllers) ----------
+    def set_key_present(self, present: bool) -> None:
+        """Insert or pull the safety key (lanyard clip)."""
+        self._inputs[0]["key_present"] = 1 if present else 0
+        self._sample = None
+
+    def press_stop_button(self) -> None:
+        """Press the stop button once; the board latches the stop."""
+        self._inputs[0]["stop_button"] = 1
+        self._sample = None
+
+    def heat_winding_to(self, temp_c: float) -> None:
+        """Set the winding temperature (fault injection: a motor that has overheated)."""
+        self._state[0]["winding_temp_c"] = temp_c
+        self._sample = None
+
+    def set_input(self, name: str, value: float) -> None:
+        """Set a plant input by name (fault injection: ``tach_ok``, ``tension_scale``...)."""
+        if name not in self._inputs.dtype.names:
+            raise KeyError(f"no plant input {name!r}; inputs: {', '.join(self._inputs.dtype.names)}")
+        self._inputs[0][name] = value
+        self._sample = None
+
+    def get_input(self, name: str) -> float:
+        """Current value of a plant input."""
+        return self._inputs[0][name].item()
+
+    def set_walker_loads(self, force_n: float, load_n: float, pos_m: float, state: int) -> None:
+        """The walker's feet on the belt: fore-aft force, vertical load, and truth for the trace."""
+        u = self._inputs[0]
+        u["walker_force_n"] = force_n
+        u["walker_load_n"] = load_n
+        u["walker_pos_m"] = pos_m
+        u["walker_state"] = state
+        self._sample = None
+
+    # --- ground truth (never given to controllers) --------------------------------------
+    def truth_belt_speed_mps(self) -> float:
+        """True belt surface speed."""
+        return float(self._state[0]["belt_speed_mps"])
+
+    def truth_kinetic_j(self) -> float:
+        """Kinetic energy of belt, rollers, motor and flywheel."""
+        s = self._state[0]
+        p = self._params[0]
+        return 0.5 * float(p["drive_side_mass_kg"] * s["drive_speed_mps"] ** 2
+                           + p["belt_side_mass_kg"] * s["belt_speed_mps"] ** 2)
+
+    def truth_state(self, name: str) -> float:
+        """Any plant state by name (see :data:`treadtwin.sim.layout.STATE_DTYPE`)."""
+        return self._state[0][name].item()
+
+    def trace(self) -> np.ndarray:
+        """The rows recorded so far (a view, one row per ``record_period_s``)."""
+        return self._trace[: int(self._state[0]["trace_row"])]
