@@ -43,8 +43,8 @@ class DriveParams:
 
     speed_max_mps: float = param(5.36, 0.5, 12.0, "top speed (12 mph home machine) [S]")
     speed_min_mps: float = param(0.22, 0.0, 2.0, "lowest non-zero speed (0.5 mph) [S]")
-    accel_mps2: float = param(0.5, 0.05, 30.0, "board ramp up (0.3-1 m/s^2 consumer) [U]")
-    decel_mps2: float = param(0.8, 0.05, 30.0, "board ramp down [U]")
+    accel_mps2: float = param(0.5, 0.05, 1000.0, "board ramp up (0.3-1 m/s^2 consumer) [U]")
+    decel_mps2: float = param(0.8, 0.05, 1000.0, "board ramp down [U]")
     command_update_period_s: float = param(
         0.05, 0.0, 1.0, "how often the board takes a new target (MC-2100: 20 Hz PWM) [C]"
     )

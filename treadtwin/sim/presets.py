@@ -101,7 +101,7 @@ def _club_motorized() -> Machine:
             brake_chopper_off_v=370.0,
             brake_chopper_on_v=380.0,
             overvoltage_trip_v=420.0,
-            stop_brake_resistance_ohm=6.0,
+            stop_brake_resistance_ohm=15.0,
         ),
         incline=InclineParams(incline_min_pct=-3.0, incline_max_pct=15.0, incline_rate_pct_per_s=1.0),
         sources=(

@@ -1,0 +1,168 @@
+"""The ``treadtwin`` command line.
+
+Exit codes (a contract): 0 when every criterion passes, 1 when one fails,
+2 for invalid input, with one line naming the file, the key, the value and
+what is allowed, and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..sim.engine import ClockMode
+from ..sim.params import describe
+from ..sim.presets import PRESETS, preset
+from .schema import ScenarioError, load_scenario
+
+EXIT_PASS, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="treadtwin", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run one scenario file")
+    run.add_argument("file", help="scenario TOML file")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output directory (default: out/<scenario name>)")
+    run.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
+    run.add_argument("--clock", choices=[c.value for c in ClockMode], default="lockstep",
+                     help="lockstep (as fast as possible) or scaled real time")
+    run.add_argument("--time-scale", type=_positive_float, default=1.0,
+                     help="with --clock scaled: simulated seconds per wall second")
+
+    suite = commands.add_parser("suite", help="run scenario files or directories")
+    suite.add_argument("paths", nargs="*",
+                       help="files or directories (default: the built-in suites)")
+    suite.add_argument("--workers", type=_positive_int, default=None,
+                       help="parallel processes (default: one per core)")
+    suite.add_argument("--out", type=Path, default=Path("out"), help="output directory")
+    suite.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
+    suite.add_argument("--seed", type=_seed, default=None, help="override every scenario's seed")
+
+    presets = commands.add_parser("presets", help="list machine presets or show one")
+    presets.add_argument("name", nargs="?", help="a preset name")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .report import write_outputs
+    from .runner import run_scenario
+
+    scenario = load_scenario(args.file)
+    out = args.out or Path("out") / scenario.name
+    result = run_scenario(scenario, seed=args.seed, clock=ClockMode(args.clock),
+                          time_scale=args.time_scale)
+    write_outputs(result, out)
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"{verdict} {scenario.name}: {result.run.sim_time_s:g} s simulated in "
+          f"{result.run.wall_time_s:.2f} s (real-time factor {result.run.real_time_factor:.0f})")
+    for criterion in result.criteria:
+        mark = "ok  " if criterion["passed"] else "FAIL"
+        print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")
+    print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")
+    return EXIT_PASS if result.passed else EXIT_FAIL
+
+
+def _cmd_suite(args: argparse.Namespace) -> int:
+    from .suite import (builtin_suite_dir, default_workers, discover, load_all, print_progress,
+                        run_suite, write_junit)
+
+    files = discover(args.paths or [builtin_suite_dir()])
+    scenarios, errors = load_all(files)
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print(f"treadtwin suite: {len(errors)} invalid scenario file(s); nothing was run",
+              file=sys.stderr)
+        return EXIT_INVALID
+    workers = min(args.workers or default_workers(), len(scenarios))
+    print(f"running {len(scenarios)} scenarios on {workers} worker(s) into {args.out}/", flush=True)
+    entries = run_suite(scenarios, args.out, workers=workers, seed=args.seed,
+                        progress=print_progress)
+    if args.junit:
+        write_junit(entries, args.junit)
+    failed = [e.name for e in entries if not e.passed]
+    print(f"{len(entries) - len(failed)}/{len(entries)} passed"
+          + (f"; failed: {', '.join(failed)}" if failed else "") + f"; index: {args.out}/index.html")
+    return EXIT_FAIL if failed else EXIT_PASS
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    if args.name is None:
+        for name in PRESETS:
+            machine = preset(name)
+            print(f"{name:16s} {machine.kind.value:15s} {machine.description}")
+        return EXIT_PASS
+    try:
+        machine = preset(args.name)
+    except KeyError as exc:
+        print(f"treadtwin presets: {exc.args[0]}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{machine.name}: {machine.description}")
+    for part_name in ("motor", "belt", "drive", "brake", "incline", "sensors"):
+        part = getattr(machine, part_name)
+        print(f"[machine.{part_name}]")
+        for name, _default, lo, hi, doc in describe(type(part)):
+            print(f"  {name:28s} = {getattr(part, name)!s:>12}   ({lo:g}..{hi:g}) {doc}")
+    print("sources:")
+    for source in machine.sources:
+        print(f"  - {source}")
+    return EXIT_PASS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "suite":
+            return _cmd_suite(args)
+        return _cmd_presets(args)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("treadtwin: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

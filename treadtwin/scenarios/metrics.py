@@ -1,0 +1,119 @@
+"""Metrics of a run, computed from its trace and events (so they can be recomputed from logs).
+
+Each metric is a contract field of ``summary.json`` (DESIGN.md). Metrics
+that need a walker are ``None`` when the belt is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..sim.engine import Event
+
+#: Fault and stop events that start a stop-time measurement.
+STOP_TRIGGERS = ("lanyard_pull", "stop_button", "safety_trip", "board_command_timeout")
+#: A belt slower than this counts as stopped.
+STOPPED_BELOW_MPS = 0.05
+#: Deceleration is measured over this window, to see through foot-strike ripple.
+DECEL_WINDOW_S = 0.1
+#: After a speed command changes, tracking error is not counted for this long.
+SETTLE_S = 5.0
+
+LOSS_COLUMNS = ("e_copper_j", "e_friction_j", "e_brake_j", "e_slip_j")
+STORED_COLUMNS = ("kinetic_j", "e_magnetic_j")
+
+
+def energy_residual_j(trace: np.ndarray) -> np.ndarray:
+    """Energy in minus energy out minus the change in stored energy, per row.
+
+    ``e_elec + e_walker - e_copper - e_friction - e_brake - e_slip``
+    ``- (kinetic - kinetic[0]) - (e_magnetic - e_magnetic[0])``: zero for a
+    perfect integration (the rows start at the first record, after one step).
+    """
+    flow = trace["e_elec_j"] + trace["e_walker_j"]
+    for column in LOSS_COLUMNS:
+        flow = flow - trace[column]
+    for column in STORED_COLUMNS:
+        flow = flow - trace[column]
+    return flow - flow[0]
+
+
+def energy_throughput_j(trace: np.ndarray) -> float:
+    """Energy that flowed: all that was dissipated plus the most that was stored."""
+    last = trace[-1]
+    dissipated = sum(float(last[c]) - float(trace[0][c]) for c in LOSS_COLUMNS)
+    stored = float(np.max(trace["kinetic_j"] + trace["e_magnetic_j"]))
+    return dissipated + stored
+
+
+def stop_time_s(trace: np.ndarray, events: Sequence[Event]) -> float | None:
+    """Time from the first stop trigger (with the belt moving) until the belt is stopped."""
+    t = trace["t_s"]
+    speed = np.abs(trace["belt_speed_mps"])
+    for event in events:
+        if event.kind not in STOP_TRIGGERS:
+            continue
+        start = int(np.searchsorted(t, event.t_s))
+        if start >= len(t) or speed[start] < STOPPED_BELOW_MPS:
+            continue
+        stopped = np.flatnonzero(speed[start:] < STOPPED_BELOW_MPS)
+        if len(stopped) == 0:
+            return None  # never stopped within the run
+        return float(t[start + stopped[0]] - event.t_s)
+    return None
+
+
+def peak_decel_mps2(trace: np.ndarray) -> float:
+    """Largest slowing of the belt, averaged over DECEL_WINDOW_S (0 if it never slows)."""
+    t = trace["t_s"]
+    if len(t) < 2:
+        return 0.0
+    dt = float(t[1] - t[0])
+    lag = max(1, round(DECEL_WINDOW_S / dt))
+    if len(t) <= lag:
+        return 0.0
+    speed = np.abs(trace["belt_speed_mps"])
+    slowing = (speed[:-lag] - speed[lag:]) / (lag * dt)
+    return float(max(0.0, slowing.max()))
+
+
+def mean_abs_speed_error_mps(trace: np.ndarray) -> float | None:
+    """Mean |true - commanded| belt speed, leaving out SETTLE_S after each command change."""
+    cmd = trace["belt_speed_cmd_mps"]
+    t = trace["t_s"]
+    changes = np.flatnonzero(np.diff(cmd) != 0.0) + 1
+    settled = np.ones(len(t), dtype=bool)
+    settled[t < t[0] + SETTLE_S] = False
+    for row in changes:
+        settled[(t >= t[row]) & (t < t[row] + SETTLE_S)] = False
+    settled &= trace["faults"] == 0
+    if not settled.any():
+        return None
+    return float(np.mean(np.abs(trace["belt_speed_mps"][settled] - cmd[settled])))
+
+
+def compute_metrics(trace: np.ndarray, events: Sequence[Event]) -> dict[str, Any]:
+    """All contract metrics of a run."""
+    throughput = energy_throughput_j(trace)
+    residual = energy_residual_j(trace)
+    return {
+        "walker_fell": False,
+        "min_rear_margin_m": None,
+        "max_belt_speed_mps": float(np.max(np.abs(trace["belt_speed_mps"]))),
+        "mean_abs_speed_error_mps": mean_abs_speed_error_mps(trace),
+        "stop_time_s": stop_time_s(trace, events),
+        "peak_decel_mps2": peak_decel_mps2(trace),
+        "distance_m": float(np.sum(np.abs(np.diff(trace["belt_travel_m"])))),
+        "mean_vo2_ml_kg_min": None,
+        "energy_kcal": None,
+        "max_motor_current_a": float(np.max(np.abs(trace["motor_current_a"]))),
+        "max_motor_temp_c": float(np.max(trace["motor_temp_c"])),
+        "energy_residual_pct": (
+            float(100.0 * np.max(np.abs(residual)) / throughput) if throughput > 0 else 0.0
+        ),
+        "max_bus_voltage_v": float(np.max(trace["bus_voltage_v"])),
+        "energy_in_j": float(trace["e_elec_j"][-1]),
+    }

@@ -1,0 +1,173 @@
+"""Outputs of a run: summary.json, trace.csv, plot.png and report.html (contract names)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..controllers.interface import Fault
+from .runner import ScenarioResult
+
+#: Contract columns first, in the contract's order, then the extras.
+TRACE_COLUMNS = (
+    "t_s", "belt_speed_mps", "belt_speed_cmd_mps", "belt_speed_meas_mps", "incline_pct",
+    "motor_current_a", "motor_voltage_v", "walker_pos_m", "walker_state", "key_present",
+    "safety_state",
+    "e_elec_j", "e_copper_j", "e_friction_j", "e_brake_j", "e_walker_j", "kinetic_j",
+    # extras: further loss and storage terms of the balance, then sensors and board
+    "e_slip_j", "e_magnetic_j", "e_brake_resistor_j",
+    "incline_cmd_pct", "incline_meas_pct", "motor_current_meas_a", "bus_voltage_v",
+    "motor_temp_c", "drive_speed_mps", "board_ref_mps", "tach_pulse_count", "belt_travel_m",
+)
+
+#: How each walker state code is written in the trace.
+WALKER_STATES = {0: "none"}
+
+
+def _safety_state_names(flags: np.ndarray) -> np.ndarray:
+    """'ok' or the raised fault flags joined by '|', per row."""
+    names = np.empty(len(flags), dtype=object)
+    cache: dict[int, str] = {}
+    for index, bits in enumerate(flags.tolist()):
+        text = cache.get(bits)
+        if text is None:
+            members = [f.name.lower() for f in Fault if f and bits & f]
+            text = cache[bits] = "|".join(members) if members else "ok"
+        names[index] = text
+    return names
+
+
+def _column_text(trace: np.ndarray, name: str) -> np.ndarray:
+    if name == "safety_state":
+        return _safety_state_names(trace["faults"])
+    if name == "walker_state":
+        return np.array([WALKER_STATES.get(int(c), str(int(c))) for c in trace["walker_state"]],
+                        dtype=object)
+    values = trace[name]
+    if values.dtype.kind == "i":
+        return values.astype(str)
+    text = np.char.mod("%.9g", values)
+    text[np.isnan(values)] = ""
+    return text
+
+
+def write_trace_csv(trace: np.ndarray, path: Path) -> None:
+    """One row per trace sample; empty cells where a value does not exist (no walker)."""
+    columns = [_column_text(trace, name) for name in TRACE_COLUMNS]
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        out.write(",".join(TRACE_COLUMNS) + "\n")
+        for row in zip(*columns, strict=True):
+            out.write(",".join(row) + "\n")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_summary(result: ScenarioResult, path: Path) -> dict[str, Any]:
+    """Write summary.json; returns what was written."""
+    summary = _json_safe(result.summary())
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def plot_run(result: ScenarioResult, path: Path) -> None:
+    """Belt speed, incline, motor current and voltage, faults and events over time, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trace = result.run.trace
+    t = trace["t_s"]
+    motorized = result.scenario.machine.motorized
+    panels = 3 if motorized else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(11, 2.6 * panels + 0.6), sharex=True,
+                             constrained_layout=True)
+    ax = axes[0]
+    ax.plot(t, trace["belt_speed_cmd_mps"], color="0.55", lw=1.2, ls="--", label="command")
+    ax.plot(t, trace["belt_speed_mps"], color="C0", lw=1.2, label="belt (true)")
+    ax.plot(t, trace["belt_speed_meas_mps"], color="C1", lw=0.8, alpha=0.8,
+            label="belt (tach, as measured)")
+    ax.set_ylabel("belt speed (m/s)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[1]
+    ax.plot(t, trace["incline_cmd_pct"], color="0.55", lw=1.2, ls="--", label="command")
+    ax.plot(t, trace["incline_pct"], color="C2", lw=1.2, label="deck (true)")
+    ax.plot(t, trace["incline_meas_pct"], color="C3", lw=0.8, alpha=0.8, label="sensor")
+    ax.set_ylabel("incline (%)")
+    ax.legend(loc="upper right", fontsize=8)
+    if motorized:
+        ax = axes[2]
+        ax.plot(t, trace["motor_current_a"], color="C4", lw=0.9, label="armature current")
+        ax.set_ylabel("current (A)")
+        twin = ax.twinx()
+        twin.plot(t, trace["motor_voltage_v"], color="C5", lw=0.8, alpha=0.7, label="armature voltage")
+        twin.plot(t, trace["bus_voltage_v"], color="C7", lw=0.8, alpha=0.7, label="bus voltage")
+        twin.set_ylabel("voltage (V)")
+        lines = ax.get_lines() + twin.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    for event in result.run.events:
+        for axis in axes:
+            axis.axvline(event.t_s, color="red", lw=0.8, alpha=0.6)
+        axes[0].annotate(event.kind, (event.t_s, axes[0].get_ylim()[1]), rotation=90,
+                         fontsize=7, color="red", va="top", ha="right")
+    axes[-1].set_xlabel("time (s)")
+    verdict = "PASS" if result.passed else "FAIL"
+    fig.suptitle(f"{result.scenario.name} on {result.scenario.machine.name}: {verdict}")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report_html(result: ScenarioResult, summary: dict[str, Any], path: Path) -> None:
+    """A one-page report: verdict, criteria, metrics, events and the plot."""
+    esc = html.escape
+
+    def rows(items: list[tuple[str, ...]]) -> str:
+        return "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in item) + "</tr>"
+                       for item in items)
+
+    criteria = [(c["name"], "pass" if c["passed"] else "FAIL", c["value"], c["limit"])
+                for c in summary["criteria"]]
+    metrics = [(k, v) for k, v in summary["metrics"].items()]
+    events = [(f"{e['t_s']:.2f}", e["kind"], e["detail"]) for e in summary["events"]]
+    verdict = "PASS" if summary["passed"] else "FAIL"
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{esc(summary['scenario'])}: {verdict}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
+table{{border-collapse:collapse;margin-bottom:1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px}}
+.PASS{{color:#17702b}}.FAIL{{color:#b00020}}</style></head><body>
+<h1>{esc(summary['scenario'])} <span class="{verdict}">{verdict}</span></h1>
+<p>{esc(result.scenario.description)}</p>
+<p>Machine <b>{esc(summary['machine'])}</b>; {summary['sim_time_s']:g} s simulated in
+{summary['wall_time_s']:.2f} s (real-time factor {summary['real_time_factor']:.0f}); seed {summary['seed']}.</p>
+<img src="plot.png" alt="belt speed, incline and motor over time" style="max-width:100%">
+<h2>Criteria</h2><table><tr><th>criterion</th><th>verdict</th><th>value</th><th>limit</th></tr>
+{rows(criteria)}</table>
+<h2>Events</h2><table><tr><th>t (s)</th><th>kind</th><th>detail</th></tr>{rows(events)}</table>
+<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>{rows(metrics)}</table>
+<p>Data: <a href="summary.json">summary.json</a>, <a href="trace.csv">trace.csv</a></p>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+def write_outputs(result: ScenarioResult, out_dir: Path) -> dict[str, Any]:
+    """Write every output of a run into ``out_dir``; returns the summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = write_summary(result, out_dir / "summary.json")
+    write_trace_csv(result.run.trace, out_dir / "trace.csv")
+    plot_run(result, out_dir / "plot.png")
+    write_report_html(result, summary, out_dir / "report.html")
+    return summary

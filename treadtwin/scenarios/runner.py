@@ -1,0 +1,78 @@
+"""Run a validated scenario: build the twin, run the engine, judge the criteria."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..controllers.program import ProgramController
+from ..sim.engine import ClockMode, Engine, RunResult
+from ..sim.treadmill import SimulatedTreadmill
+from .criteria import evaluate
+from .metrics import compute_metrics
+from .schema import Scenario
+
+
+@dataclass
+class ScenarioResult:
+    """A finished run with its metrics and verdict."""
+
+    scenario: Scenario
+    run: RunResult
+    metrics: dict[str, Any]
+    criteria: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        """True when every criterion passed (a scenario without criteria passes)."""
+        return all(c["passed"] for c in self.criteria)
+
+    def summary(self) -> dict[str, Any]:
+        """The contract's ``summary.json`` content."""
+        run = self.run
+        summary: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "passed": self.passed,
+            "criteria": self.criteria,
+            "events": [{"t_s": round(e.t_s, 6), "kind": e.kind, "detail": e.detail}
+                       for e in run.events],
+            "sim_time_s": run.sim_time_s,
+            "wall_time_s": run.wall_time_s,
+            "real_time_factor": run.real_time_factor,
+            "metrics": self.metrics,
+            "seed": self.scenario.seed,
+            "machine": self.scenario.machine.name,
+            "source": self.scenario.source,
+        }
+        if run.timing is not None:
+            summary["loop_timing"] = {
+                "period_mean_s": run.timing.period_mean_s,
+                "period_p99_s": run.timing.period_p99_s,
+                "jitter_std_s": run.timing.jitter_std_s,
+                "overruns": run.timing.overruns,
+            }
+        return summary
+
+
+def run_scenario(
+    scenario: Scenario,
+    seed: int | None = None,
+    clock: ClockMode = ClockMode.LOCKSTEP,
+    time_scale: float = 1.0,
+) -> ScenarioResult:
+    """Run a scenario on the twin; ``seed`` overrides the file's seed."""
+    if seed is not None:
+        scenario = replace(scenario, seed=seed)
+    spec = scenario.engine
+    treadmill = SimulatedTreadmill(
+        scenario.machine,
+        duration_s=scenario.duration_s,
+        physics_dt_s=spec.physics_dt_s,
+        record_period_s=spec.record_period_s,
+    )
+    controller = ProgramController(scenario.program, period_s=spec.control_period_s)
+    engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale)
+    run = engine.run(scenario.duration_s)
+    metrics = compute_metrics(run.trace, run.events)
+    criteria = evaluate(scenario.criteria, metrics, run.events)
+    return ScenarioResult(scenario=scenario, run=run, metrics=metrics, criteria=criteria)

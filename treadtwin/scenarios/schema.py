@@ -1,0 +1,326 @@
+"""Scenario files: TOML in, validated :class:`Scenario` out, or one clear error.
+
+The keys are a contract (DESIGN.md, "Scenarios"). Every error is a
+:class:`ScenarioError` whose message is one line naming the file, the key,
+the value and what is allowed. A value the machine cannot do is an error,
+never a silent clip.
+
+Program rows carry values forward: a row that gives only ``incline_pct``
+keeps the previous row's speed, direction and resistance.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..controllers.interface import BeltDirection
+from ..controllers.program import Setpoint
+from ..controllers.units import kmh_to_mps, mph_to_mps
+from ..sim.faults import FaultKind, FaultSpec
+from ..sim.machine import CapabilityError, Machine
+from ..sim.params import ParameterError
+from ..sim.presets import PRESETS, preset
+
+#: Speed keys with their factor to m/s and the unit shown in messages.
+SPEED_KEYS = {
+    "speed_mps": (1.0, "m/s"),
+    "speed_kmh": (kmh_to_mps(1.0), "km/h"),
+    "speed_mph": (mph_to_mps(1.0), "mph"),
+}
+PART_TABLES = ("motor", "belt", "drive", "brake", "incline", "sensors")
+WALKER_KEYS = ("mass_kg", "height_m", "facing", "lanyard", "holds_handrails")
+
+
+class ScenarioError(ValueError):
+    """Invalid scenario input; ``str()`` is the one-line message for the user."""
+
+    def __init__(self, source: str, key: str, value: Any, allowed: str) -> None:
+        self.source = source
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        shown = repr(value) if not isinstance(value, str) or len(value) < 60 else repr(value[:57]) + "..."
+        super().__init__(f"{source}: {key} = {shown}: {allowed}")
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    """A pass/fail criterion as written in the file (see :mod:`.criteria`)."""
+
+    kind: str
+    limit: float | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How to step and record: physics step, controller period, trace period."""
+
+    physics_dt_s: float = 0.001
+    control_period_s: float = 0.01
+    record_period_s: float = 0.01
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    name: str
+    duration_s: float
+    seed: int
+    machine: Machine
+    program: tuple[Setpoint, ...]
+    faults: tuple[FaultSpec, ...] = ()
+    criteria: tuple[CriterionSpec, ...] = ()
+    engine: EngineSpec = EngineSpec()
+    description: str = ""
+    source: str = "<scenario>"
+
+
+class _Reader:
+    """Reads one table of the TOML document, tracking the key path for messages."""
+
+    def __init__(self, source: str, table: Mapping[str, Any], path: str) -> None:
+        self.source = source
+        self.table = table
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, value: Any, allowed: str) -> ScenarioError:
+        return ScenarioError(self.source, self.key(name), value, allowed)
+
+    def only(self, allowed: tuple[str, ...] | list[str]) -> None:
+        for name in self.table:
+            if name not in allowed:
+                raise self.fail(name, self.table[name],
+                                f"unknown key; allowed here: {', '.join(allowed)}")
+
+    def number(self, name: str, default: float | None = None, *, lo: float = -math.inf,
+               hi: float = math.inf, unit: str = "") -> float:
+        if name not in self.table:
+            if default is None:
+                raise ScenarioError(self.source, self.key(name), "<missing>",
+                                    f"required: a number{' in ' + unit if unit else ''}")
+            return default
+        value = self.table[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(name, value, f"must be a finite number{' in ' + unit if unit else ''}")
+        if not lo <= value <= hi:
+            raise self.fail(name, value, f"must be within {lo:g}..{hi:g}{' ' + unit if unit else ''}")
+        return float(value)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, value, "must be a whole number")
+        return value
+
+    def text(self, name: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
+        if name not in self.table:
+            if default is None:
+                allowed = f"one of {', '.join(choices)}" if choices else "a string"
+                raise ScenarioError(self.source, self.key(name), "<missing>", f"required: {allowed}")
+            return default
+        value = self.table[name]
+        if not isinstance(value, str):
+            raise self.fail(name, value, "must be a string")
+        if choices and value not in choices:
+            raise self.fail(name, value, f"allowed: {', '.join(choices)}")
+        return value
+
+    def sub(self, name: str, value: Any) -> _Reader:
+        if not isinstance(value, Mapping):
+            raise self.fail(name, value, "must be a table")
+        return _Reader(self.source, value, self.key(name))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "file", source, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "file", source, f"cannot be read ({exc})") from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as TOML text."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "toml", "<document>", f"is not valid TOML ({exc})") from None
+    return scenario_from_dict(doc, source)
+
+
+def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as nested dicts (as parsed from TOML)."""
+    top = _Reader(source, doc, "")
+    top.only(["scenario", "machine", "walker", "program", "faults", "criteria", "engine"])
+
+    head = top.sub("scenario", doc.get("scenario", {}))
+    head.only(["name", "duration_s", "seed", "description"])
+    name = head.text("name")
+    duration_s = head.number("duration_s", lo=0.01, hi=24 * 3600.0, unit="s")
+    seed = head.integer("seed", 0)
+    description = head.text("description", "")
+
+    if "machine" not in doc:
+        raise ScenarioError(source, "machine.preset", "<missing>",
+                            f"required: one of {', '.join(sorted(PRESETS))}")
+    machine = _machine(top.sub("machine", doc["machine"]))
+
+    if "walker" in doc:
+        walker = top.sub("walker", doc["walker"])
+        walker.only(list(WALKER_KEYS))
+        raise ScenarioError(source, "walker", "<table>",
+                            "this version of treadtwin has no walker on the belt yet (issue 3);"
+                            " remove the [walker] table to run the machine alone")
+
+    engine = _engine(top.sub("engine", doc.get("engine", {})), duration_s)
+    program = _program(top, doc.get("program", []), machine, duration_s)
+    faults = _faults(top, doc.get("faults", []), duration_s, machine)
+    criteria = _criteria(top, doc.get("criteria", []))
+    return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
+                    program=program, faults=faults, criteria=criteria, engine=engine,
+                    description=description, source=source)
+
+
+def _machine(reader: _Reader) -> Machine:
+    reader.only(["preset", *PART_TABLES])
+    name = reader.text("preset", choices=tuple(sorted(PRESETS)))
+    machine = preset(name)
+    for part_name in PART_TABLES:
+        if part_name not in reader.table:
+            continue
+        part = getattr(machine, part_name)
+        overrides = reader.sub(part_name, reader.table[part_name])
+        allowed = [f.name for f in fields(part) if "range" in f.metadata]
+        overrides.only(allowed)
+        values = {key: overrides.number(key) for key in overrides.table}
+        try:
+            machine = replace(machine, **{part_name: replace(part, **values)})
+        except ParameterError as exc:
+            bad = next((k for k in values if f".{k} " in str(exc)), part_name)
+            raise overrides.fail(bad, values.get(bad, "<table>"), str(exc)) from None
+    return machine
+
+
+def _engine(reader: _Reader, duration_s: float) -> EngineSpec:
+    reader.only(["physics_dt_s", "control_period_s", "record_period_s"])
+    physics = reader.number("physics_dt_s", 0.001, lo=1e-5, hi=0.01, unit="s")
+    control = reader.number("control_period_s", 0.01, lo=physics, hi=1.0, unit="s")
+    record = reader.number("record_period_s", 0.01, lo=physics, hi=max(duration_s, physics), unit="s")
+    for key, value in (("control_period_s", control), ("record_period_s", record)):
+        ratio = value / physics
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise reader.fail(key, value, f"must be a whole multiple of physics_dt_s = {physics:g} s")
+    return EngineSpec(physics_dt_s=physics, control_period_s=control, record_period_s=record)
+
+
+def _rows(top: _Reader, name: str, rows: Any) -> list[_Reader]:
+    if not isinstance(rows, list):
+        raise top.fail(name, rows, f"must be an array of tables ([[{name}]])")
+    return [top.sub(f"{name}[{index}]", row) for index, row in enumerate(rows)]
+
+
+def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tuple[Setpoint, ...]:
+    setpoints: list[Setpoint] = []
+    speed = 0.0
+    incline = machine.incline.incline_min_pct
+    direction = BeltDirection.FORWARD
+    resistance = 0.0
+    last_at = -math.inf
+    for row in _rows(top, "program", rows):
+        row.only(["at_s", *SPEED_KEYS, "incline_pct", "belt_direction", "resistance_level"])
+        at_s = row.number("at_s", lo=0.0, hi=duration_s, unit="s")
+        if at_s < last_at:
+            raise row.fail("at_s", at_s, f"program rows must be in time order; the previous row"
+                                         f" is at {last_at:g} s")
+        last_at = at_s
+        given = [key for key in SPEED_KEYS if key in row.table]
+        if len(given) > 1:
+            raise row.fail(given[1], row.table[given[1]],
+                           f"give exactly one of {', '.join(SPEED_KEYS)} (also got {given[0]})")
+        if given:
+            key = given[0]
+            factor, unit = SPEED_KEYS[key]
+            speed = row.number(key, lo=0.0, unit=unit) * factor
+            try:
+                machine.check_speed(speed)
+            except CapabilityError as exc:
+                raise row.fail(key, row.table[key], str(exc)) from None
+        if "incline_pct" in row.table:
+            incline = row.number("incline_pct", unit="%")
+            try:
+                machine.check_incline(incline)
+            except CapabilityError as exc:
+                raise row.fail("incline_pct", incline, str(exc)) from None
+        if "belt_direction" in row.table:
+            text = row.text("belt_direction", choices=("forward", "reverse"))
+            direction = BeltDirection.FORWARD if text == "forward" else BeltDirection.REVERSE
+            if direction is BeltDirection.REVERSE:
+                try:
+                    machine.check_reverse()
+                except CapabilityError as exc:
+                    raise row.fail("belt_direction", text, str(exc)) from None
+        if "resistance_level" in row.table:
+            resistance = row.number("resistance_level", lo=0.0, hi=1.0)
+            if not machine.brake.has_brake and machine.motorized and resistance > 0.0:
+                raise row.fail("resistance_level", resistance,
+                               f"{machine.name} has no resistance brake; 0 is allowed")
+        setpoints.append(Setpoint(at_s=at_s, speed_mps=speed, incline_pct=incline,
+                                  direction=direction, resistance_level=resistance))
+    return tuple(setpoints)
+
+
+def _faults(top: _Reader, rows: Any, duration_s: float, machine: Machine) -> tuple[FaultSpec, ...]:
+    kinds = tuple(kind.value for kind in FaultKind)
+    faults = []
+    for row in _rows(top, "faults", rows):
+        row.only(["at_s", "kind", "duration_s", "tension_scale"])
+        kind = FaultKind(row.text("kind", choices=kinds))
+        at_s = row.number("at_s", lo=0.0, hi=duration_s, unit="s")
+        duration = row.number("duration_s", 0.0, lo=0.0, hi=duration_s, unit="s")
+        severity = math.nan
+        if "tension_scale" in row.table:
+            if kind is not FaultKind.BELT_SLIP:
+                raise row.fail("tension_scale", row.table["tension_scale"],
+                               "only a belt_slip fault takes tension_scale")
+            severity = row.number("tension_scale", lo=0.0, hi=1.0)
+        if kind is FaultKind.WALKER_STUMBLE:
+            raise row.fail("kind", kind.value, "needs a walker, which this version does not have")
+        if kind is FaultKind.MOTOR_OVERTEMP and not machine.motorized:
+            raise row.fail("kind", kind.value, f"{machine.name} has no motor")
+        faults.append(FaultSpec(kind=kind, at_s=at_s, duration_s=duration, severity=severity))
+    return tuple(faults)
+
+
+def _criteria(top: _Reader, rows: Any) -> tuple[CriterionSpec, ...]:
+    from .criteria import CRITERIA  # the criteria module owns the list of kinds
+
+    specs = []
+    for row in _rows(top, "criteria", rows):
+        kind = row.text("kind", choices=tuple(sorted(CRITERIA)))
+        definition = CRITERIA[kind]
+        row.only(["kind", "limit", *definition.options])
+        if definition.needs_walker:
+            raise row.fail("kind", kind, "needs a walker, which this version does not have")
+        limit = None
+        if definition.limit_unit is not None:
+            limit = row.number("limit", definition.default_limit, lo=0.0, unit=definition.limit_unit)
+        elif "limit" in row.table:
+            raise row.fail("limit", row.table["limit"], f"{kind} takes no limit")
+        options = {key: row.number(key, lo=0.0) for key in definition.options if key in row.table}
+        specs.append(CriterionSpec(kind=kind, limit=limit, options=options))
+    return tuple(specs)
