@@ -68,6 +68,10 @@ R_SPEC_TEMP_C = 20.0
 #: Speed band of the tanh-smoothed dry friction, m/s.
 COULOMB_SMOOTHING_MPS = 1e-3
 
+#: Offsets of the diode events (A and V): a piece never starts on an event surface.
+_EVENT_HAIR_A = 1e-12
+_EVENT_HAIR_V = 1e-9
+
 I, V, TRIM, TEMP, POS = range(5)
 STATE_NAMES = ("motor_current_a", "belt_speed_mps", "board_trim_v", "motor_temp_c",
                "drive_travel_m")
@@ -156,6 +160,19 @@ class BoardInputs:
     blocked: bool = True  # a one-quadrant converter's diode holds the current at zero
     last_pulse_s: float = math.nan
     previous_pulse_s: float = math.nan
+
+
+def board_target(p: PlantParams, command: Command) -> float:
+    """The signed target the board latches for a command: clipped to the range, quantised."""
+    if command.mode == DriveMode.STOP:
+        return 0.0
+    speed = min(command.belt_speed_mps, p.speed_max_mps)
+    if speed > 0.0:
+        speed = max(speed, p.speed_min_mps)
+    if p.speed_step_mps > 0.0:
+        speed = math.floor(speed / p.speed_step_mps + 0.5) * p.speed_step_mps
+    reverse = command.belt_direction == BeltDirection.REVERSE and p.bidirectional
+    return -speed if reverse else speed
 
 
 def reference_speed(t: float, p: PlantParams, u: BoardInputs) -> float:
@@ -270,18 +287,6 @@ class ReferencePlant:
         # i [A], v [m/s], trim [V], T [C], travel [m]
         self.atol = atol if atol is not None else [1e-6, 1e-8, 1e-6, 1e-6, 1e-8]
 
-    def _target(self, command: Command) -> float:
-        p = self.params
-        if command.mode == DriveMode.STOP:
-            return 0.0
-        speed = min(command.belt_speed_mps, p.speed_max_mps)
-        if speed > 0.0:
-            speed = max(speed, p.speed_min_mps)
-        if p.speed_step_mps > 0.0:
-            speed = math.floor(speed / p.speed_step_mps + 0.5) * p.speed_step_mps
-        reverse = command.belt_direction == BeltDirection.REVERSE and p.bidirectional
-        return -speed if reverse else speed
-
     def run(self, command_at: Callable[[float], Command], duration_s: float,
             tick_s: float = 0.01) -> ReferenceResult:
         """Run from rest for ``duration_s``; ``command_at(t)`` is the command sent at tick t."""
@@ -302,14 +307,15 @@ class ReferencePlant:
         pulse_event.terminal = True
         pulse_event.direction = 1.0
 
+        # The diode events are offset by a hair so that a piece never starts on one.
         def current_zero(t, y, *args):
-            return y[I]
+            return y[I] + _EVENT_HAIR_A
         current_zero.terminal = True
         current_zero.direction = -1.0
 
         def diode_unblocks(t, y, *args):
             volts, _ = board_voltage(t, y, p, u)
-            return volts - p.k_v_per_mps * y[V]
+            return volts - p.k_v_per_mps * y[V] - _EVENT_HAIR_V
         diode_unblocks.terminal = True
         diode_unblocks.direction = 1.0
 
@@ -322,7 +328,7 @@ class ReferencePlant:
                 if t >= next_latch - 1e-12:  # the board latches the command
                     u.ref0_mps = reference_speed(t, p, u)
                     u.ramp_t0_s = t
-                    u.target_mps = self._target(command)
+                    u.target_mps = board_target(p, command)
                     next_latch = t + p.latch_period_s if p.latch_period_s > 0 else math.inf
                 # board enable / idle, as the board decides it
                 ref_now = reference_speed(t, p, u)
@@ -336,7 +342,7 @@ class ReferencePlant:
                     if x[I] <= 0.0:
                         x[I] = 0.0
                         volts, _ = board_voltage(t, x, p, u)
-                        u.blocked = volts - p.k_v_per_mps * x[V] <= 0.0
+                        u.blocked = volts - p.k_v_per_mps * x[V] <= _EVENT_HAIR_V
                     else:
                         u.blocked = False
                 else:
@@ -367,9 +373,7 @@ class ReferencePlant:
                     if t_new <= t:  # guard against an event at the very start
                         t_new = math.nextafter(t, math.inf)
                 t = t_new
-            volts, _ = board_voltage(t_tick_end, x, p, u)
-            if u.blocked and volts < p.k_v_per_mps * x[V]:
-                volts = p.k_v_per_mps * x[V]  # terminals show the back-EMF
+            volts, _ = board_voltage(t_tick_end, x, p, u)  # what the board applies
             out[k] = (t_tick_end, x[V], x[I], volts, reference_speed(t_tick_end, p, u),
                       x[TRIM], x[TEMP], tach_speed(t_tick_end, p, u))
         wall = time.perf_counter() - wall0

@@ -55,9 +55,15 @@ def incline_after(
     deadband_pct: float,
     dt_s: float,
 ) -> float:
-    """Move the lift toward its target at its rate; the end stops hold it."""
-    error = target_pct - incline_pct
-    if abs(error) > deadband_pct:
+    """Move the lift toward its target at its rate; the end stops hold it.
+
+    A target at or beyond an end stop drives the lift onto the stop (that is
+    how it homes); elsewhere the lift rests within the deadband of its target.
+    """
+    goal = min(max(target_pct, min_pct), max_pct)
+    error = goal - incline_pct
+    on_stop_goal = target_pct <= min_pct or target_pct >= max_pct
+    if abs(error) > (0.0 if on_stop_goal else deadband_pct):
         step = rate_pct_per_s * dt_s
         incline_pct += min(step, error) if error > 0.0 else max(-step, error)
     return min(max(incline_pct, min_pct), max_pct)

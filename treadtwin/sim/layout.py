@@ -50,6 +50,7 @@ STATE_DTYPE = np.dtype(
         ("drive_speed_mps", "f8"),  # drive-roller surface speed
         ("belt_speed_mps", "f8"),  # belt surface speed, positive in the normal direction
         ("slipping", "i8"),
+        ("slip_direction", "f8"),  # +1: the roller outruns the belt, -1: the belt outruns it
         ("bus_voltage_v", "f8"),
         ("chopper_on", "i8"),
         ("winding_temp_c", "f8"),

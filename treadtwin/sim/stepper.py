@@ -311,24 +311,39 @@ def _mechanics(s, p, u, h):
     vb0 = s.belt_speed_mps
     slipping = s.slipping == 1
 
-    # Dry friction: direction from the motion, or from the net drive when at rest.
+    conducting = sign != 2.0
+    r_loop = r_ohm + series_ohm
+
+    # At rest, the armature alone moves first; dry friction holds the belt
+    # while the force at the end of that step stays within it.
+    i_rest = 0.0
+    int_i_rest = 0.0
+    int_i2_rest = 0.0
+    if conducting and k > 0.0 and vd0 == 0.0:
+        a = -r_loop / p.armature_inductance_h
+        i_rest, int_i_rest = scalar_step(i0, a, volts / p.armature_inductance_h, h)
+        i_mid, _ = scalar_step(i0, a, volts / p.armature_inductance_h, 0.5 * h)
+        int_i2_rest = h * (i0 * i0 + 4.0 * i_mid * i_mid + i_rest * i_rest) / 6.0
+        if (sign == 1.0 and i_rest < 0.0) or (sign == -1.0 and i_rest > 0.0):
+            i_rest, int_i_rest, int_i2_rest = 0.0, 0.0, 0.0
+
+    # Dry friction acts against the motion, or against the net drive when at rest.
     if slipping:
         dir_d = _sign(vd0)
         dir_b = _sign(vb0)
         rel = _sign(vd0 - vb0)
-        f_slip = p.slip_capacity_n * u.tension_scale
+        if rel == 0.0:
+            rel = s.slip_direction
     else:
-        drive = k * i0 + f_walk
         dir_d = _sign(vd0)
-        if dir_d == 0.0 and abs(drive) > fc_d + pad + fc_b:
-            dir_d = _sign(drive)
+        if dir_d == 0.0:
+            drive = k * i_rest + f_walk
+            if abs(drive) > fc_d + pad + fc_b:
+                dir_d = _sign(drive)
         dir_b = dir_d
         rel = 0.0
-        f_slip = 0.0
-
     stuck = (not slipping) and dir_d == 0.0
-    conducting = sign != 2.0
-    r_loop = r_ohm + series_ohm
+    f_slip = p.slip_capacity_n * u.tension_scale if slipping else 0.0
 
     int_i = 0.0
     int_i2 = 0.0
@@ -347,12 +362,7 @@ def _mechanics(s, p, u, h):
     else:
         force = -(fc_d + pad + fc_b) * dir_d + f_walk
     if stuck:
-        # At rest and held by dry friction: only the armature moves.
-        if conducting and k > 0.0:
-            a = -r_loop / p.armature_inductance_h
-            i1, int_i = scalar_step(i0, a, volts / p.armature_inductance_h, h)
-            im, _ = scalar_step(i0, a, volts / p.armature_inductance_h, 0.5 * h)
-            int_i2 = h * (i0 * i0 + 4.0 * im * im + i1 * i1) / 6.0
+        i1, int_i, int_i2 = i_rest, int_i_rest, int_i2_rest
         vd1 = 0.0
     elif conducting and k > 0.0:
         i1, vd1, int_i, int_vd, int_i2, int_vd2 = _armature_step(
@@ -387,7 +397,7 @@ def _mechanics(s, p, u, h):
         elec_j = volts * int_i
 
     # Dry friction stops motion; it does not reverse it.
-    if not slipping and dir_d != 0.0 and _sign(vd1) == -dir_d:
+    if dir_d != 0.0 and _sign(vd1) == -dir_d:
         vd1 = 0.0
 
     if slipping:
@@ -398,6 +408,8 @@ def _mechanics(s, p, u, h):
             if dir_b == 0.0:
                 force_b = -fc_b * _sign(f_walk + f_slip * rel) + f_walk + f_slip * rel
             vb1, int_vb, int_vb2 = _mass_step(vb0, c_b, force_b, m_b, h)
+            if dir_b != 0.0 and _sign(vb1) == -dir_b:
+                vb1 = 0.0
     else:
         vb1, int_vb, int_vb2 = vd1, int_vd, int_vd2
 
@@ -427,6 +439,7 @@ def _mechanics(s, p, u, h):
         transmitted = m_b * accel - belt_load
         if abs(transmitted) > p.slip_capacity_n * u.tension_scale:
             s.slipping = 1
+            s.slip_direction = _sign(transmitted)
 
     s.motor_current_a = i1
     if series_ohm > 0.0:
@@ -476,11 +489,12 @@ def _bus(s, p, elec_j, series_ohm, h):
 def _lift(s, p, u, h):
     """Incline lift (powered only while no stop is latched) and homing."""
     powered = (s.latched_faults & (KEY_OUT | STOP_BUTTON)) == 0
-    target = min(max(u.cmd_incline_pct, p.incline_min_pct), p.incline_max_pct)
+    target = u.cmd_incline_pct
+    goal = min(max(target, p.incline_min_pct), p.incline_max_pct)
     if powered and not u.incline_stuck:
         s.incline_pct = incline_after(s.incline_pct, target, p.incline_min_pct, p.incline_max_pct,
                                       p.incline_rate_pct_per_s, p.incline_deadband_pct, h)
-    if u.incline_stuck and abs(target - s.incline_pct) > p.incline_deadband_pct and powered:
+    if u.incline_stuck and abs(goal - s.incline_pct) > p.incline_deadband_pct and powered:
         s.latched_faults |= INCLINE_STALL
     elif not u.incline_stuck:
         s.latched_faults &= ~INCLINE_STALL
