@@ -248,7 +248,7 @@ def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tu
             raise row.fail("at_s", at_s, f"program rows must be in time order; the previous row"
                                          f" is at {last_at:g} s")
         last_at = at_s
-        given = [key for key in SPEED_KEYS if key in row.table]
+        given = [key for key in row.table if key in SPEED_KEYS]
         if len(given) > 1:
             raise row.fail(given[1], row.table[given[1]],
                            f"give exactly one of {', '.join(SPEED_KEYS)} (also got {given[0]})")
