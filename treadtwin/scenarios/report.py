@@ -82,6 +82,18 @@ def write_summary(result: ScenarioResult, path: Path) -> dict[str, Any]:
     return summary
 
 
+def _event_labels(events, span_s: float) -> list[tuple[float, str]]:
+    """Events close together (1 % of the run) share one marker and one label."""
+    groups: list[tuple[float, list[str]]] = []
+    for event in events:
+        if groups and event.t_s - groups[-1][0] < 0.01 * span_s:
+            if event.kind not in groups[-1][1]:
+                groups[-1][1].append(event.kind)
+        else:
+            groups.append((event.t_s, [event.kind]))
+    return [(t_s, ", ".join(kinds)) for t_s, kinds in groups]
+
+
 def plot_run(result: ScenarioResult, path: Path) -> None:
     """Belt speed, incline, motor current and voltage, faults and events over time, as PNG."""
     import matplotlib
@@ -118,10 +130,10 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
         twin.set_ylabel("voltage (V)")
         lines = ax.get_lines() + twin.get_lines()
         ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
-    for event in result.run.events:
+    for t_s, label in _event_labels(result.run.events, span_s=float(t[-1] - t[0]) if len(t) else 1.0):
         for axis in axes:
-            axis.axvline(event.t_s, color="red", lw=0.8, alpha=0.6)
-        axes[0].annotate(event.kind, (event.t_s, axes[0].get_ylim()[1]), rotation=90,
+            axis.axvline(t_s, color="red", lw=0.8, alpha=0.6)
+        axes[0].annotate(label, (t_s, axes[0].get_ylim()[1]), rotation=90,
                          fontsize=7, color="red", va="top", ha="right")
     axes[-1].set_xlabel("time (s)")
     verdict = "PASS" if result.passed else "FAIL"
