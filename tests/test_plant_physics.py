@@ -60,7 +60,7 @@ def test_steady_speed_under_constant_load():
     treadmill = SimulatedTreadmill(machine, 70.0)
     hold(treadmill, Command(belt_speed_mps=1.5), 10.0)
     load_n = 80.0  # the walker's feet hold the belt back
-    treadmill.set_walker_loads(force_n=-load_n, load_n=0.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=-load_n, load_n=0.0)
     trace = hold(treadmill, Command(belt_speed_mps=1.5), 70.0)
     step = machine.drive.command_speed_step_mps
     board_target = math.floor(1.5 / step + 0.5) * step  # what the 8-bit PWM command can say
@@ -126,7 +126,7 @@ def test_energy_balances_with_a_walker_force_and_belt_slip():
     treadmill = SimulatedTreadmill(machine, 30.0)
     hold(treadmill, Command(belt_speed_mps=1.2), 8.0)
     treadmill.set_input("tension_scale", 0.2)
-    treadmill.set_walker_loads(force_n=-120.0, load_n=700.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=-120.0, load_n=700.0)
     trace = hold(treadmill, Command(belt_speed_mps=1.2), 30.0)
     late = trace[trace["t_s"] > 12.0]
     assert late["e_slip_j"][-1] > 10.0  # the belt slipped on the drive roller
@@ -140,7 +140,7 @@ def test_manual_machine_is_moved_by_the_walker_against_its_brake():
     machine = preset("manual-flat")
     treadmill = SimulatedTreadmill(machine, 40.0)
     push_n = 200.0  # more than the 155 N of dry friction under a 700 N walker
-    treadmill.set_walker_loads(force_n=push_n, load_n=700.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=push_n, load_n=700.0)
     trace = hold(treadmill, Command(resistance_level=0.5), 40.0)
     belt, brake = machine.belt, machine.brake
     dry_n = belt.drive_coulomb_n + belt.deck_drag_empty_n + belt.deck_friction_coeff * 700.0
@@ -179,7 +179,7 @@ def test_regeneration_is_dumped_in_the_brake_resistor():
     machine = preset("club-motorized")  # 2-quadrant drive with a brake chopper
     treadmill = SimulatedTreadmill(machine, 30.0)
     hold(treadmill, Command(belt_speed_mps=1.0), 8.0)
-    treadmill.set_walker_loads(force_n=150.0, load_n=0.0, pos_m=math.nan, state=0)  # downhill push
+    treadmill.set_walker_loads(force_n=150.0, load_n=0.0)  # downhill push
     trace = hold(treadmill, Command(belt_speed_mps=1.0), 30.0)
     late = trace[trace["t_s"] > 15.0]
     assert np.mean(late["motor_current_a"]) < 0.0  # the motor brakes: it is a generator
@@ -195,7 +195,7 @@ def test_regeneration_without_a_brake_resistor_trips_on_over_voltage():
     machine = machine_with("club-motorized", drive=dict(brake_resistor_ohm=math.inf))
     treadmill = SimulatedTreadmill(machine, 20.0)
     hold(treadmill, Command(belt_speed_mps=1.0), 8.0)
-    treadmill.set_walker_loads(force_n=150.0, load_n=0.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=150.0, load_n=0.0)
     trace = hold(treadmill, Command(belt_speed_mps=1.0), 20.0)
     assert np.max(trace["bus_voltage_v"]) > machine.drive.overvoltage_trip_v
     assert trace["faults"][-1] & Fault.OVERVOLTAGE
@@ -208,7 +208,7 @@ def test_back_driven_single_quadrant_motor_charges_the_bus_through_its_diodes():
     # the bus climbs past its trip (the damage the source articles warn of).
     machine = preset("home-motorized")
     treadmill = SimulatedTreadmill(machine, 20.0)
-    treadmill.set_walker_loads(force_n=400.0, load_n=0.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=400.0, load_n=0.0)
     trace = hold(treadmill, Command(), 20.0)
     emf_exceeds_bus_mps = machine.drive.bus_supply_v / machine.force_constant_n_per_a
     fast = trace["belt_speed_mps"] > emf_exceeds_bus_mps

@@ -156,7 +156,7 @@ def test_the_winding_heats_with_the_copper_loss():
     machine = machine_with("home-motorized", motor=dict(thermal_time_constant_s=60.0))
     treadmill = SimulatedTreadmill(machine, 400.0)
     hold(treadmill, Command(belt_speed_mps=1.5), 5.0)
-    treadmill.set_walker_loads(force_n=-150.0, load_n=0.0, pos_m=math.nan, state=0)
+    treadmill.set_walker_loads(force_n=-150.0, load_n=0.0)
     trace = hold(treadmill, Command(belt_speed_mps=1.5), 400.0)
     end = trace[-1]
     r_hot = machine.motor.armature_resistance_ohm * (1 + 0.00393 * (end["motor_temp_c"] - 20))

@@ -57,6 +57,7 @@ STATE_DTYPE = np.dtype(
         ("incline_pct", "f8"),
         ("incline_sensor_offset_pct", "f8"),
         ("belt_travel_m", "f8"),  # signed distance the belt has moved
+        ("walker_pos_m", "f8"),  # walker's centre of mass, metres from the front of the deck
         # the board
         ("board_target_mps", "f8"),  # latched, quantised, signed target
         ("board_ref_mps", "f8"),  # ramped reference
@@ -110,10 +111,16 @@ INPUT_DTYPE = np.dtype(
         ("incline_stuck", "i8"),
         ("tension_scale", "f8"),  # 1.0 normal, below 1 for a loose belt
         ("cooling_scale", "f8"),  # 1.0 normal, above 1 for a blocked motor fan
-        ("walker_force_n", "f8"),  # fore-aft force of the feet on the belt, + toward the rear
-        ("walker_load_n", "f8"),  # vertical load on the deck
-        ("walker_pos_m", "f8"),  # ground truth for the trace; NaN without a walker
-        ("walker_state", "i8"),
+        ("walker_force_n", "f8"),  # steady fore-aft force on the belt, + toward the rear
+        ("walker_load_n", "f8"),  # steady vertical load on the deck
+        # the walker (sim/walker/balance.py) sets these once per step
+        ("walker_present", "i8"),  # 1 while the walker is on the deck (walking, or lying)
+        ("walker_speed_mps", "f8"),  # walker's speed relative to the belt, toward the console
+        ("walker_profile_start_step", "i8"),  # plant step at which the force profile starts
+        ("walker_profile_len", "i8"),  # rows of the profile that are valid
+        ("walker_state", "i8"),  # code, for the trace
+        ("walker_vo2_ml_kg_min", "f8"),  # metabolic rate, for the trace
+        ("lanyard_reach_m", "f8"),  # walker position at which the key pulls out; NaN: no lanyard
     ]
 )
 
@@ -136,6 +143,9 @@ TRACE_DTYPE = np.dtype(
         ("tach_pulse_count", "i8"),
         ("walker_pos_m", "f8"),
         ("walker_state", "i8"),
+        ("walker_load_n", "f8"),
+        ("walker_force_n", "f8"),
+        ("vo2_ml_kg_min", "f8"),
         ("key_present", "i8"),
         ("faults", "i8"),
         ("belt_travel_m", "f8"),
@@ -190,6 +200,7 @@ def initial_state(machine: Machine) -> np.ndarray:
     s0["incline_sensor_offset_pct"] = machine.incline.incline_sensor_offset_pct
     s0["tach_last_pulse_s"] = np.nan
     s0["tach_previous_pulse_s"] = np.nan
+    s0["walker_pos_m"] = np.nan
     s0["board_enabled"] = 0
     s0["cache_r_ohm"] = -1.0  # forces the first discretisation
     return s
@@ -205,5 +216,15 @@ def initial_inputs(machine: Machine) -> np.ndarray:
     u0["tach_ok"] = 1
     u0["tension_scale"] = 1.0
     u0["cooling_scale"] = 1.0
-    u0["walker_pos_m"] = np.nan
+    u0["lanyard_reach_m"] = np.nan
+    u0["walker_vo2_ml_kg_min"] = np.nan
     return u
+
+
+#: Rows in the walker's force-profile buffer: one per plant step, 4 s at 1 kHz.
+PROFILE_ROWS = 4096
+
+
+def empty_profile() -> np.ndarray:
+    """The walker's force profile: per plant step, fore-aft force and normal load (N)."""
+    return np.zeros((PROFILE_ROWS, 2))

@@ -286,7 +286,30 @@ def _terminal(s, p, r_ohm, h):
 
 
 @nb.njit(cache=True)
-def _mechanics(s, p, u, h):
+def _walker_forces(s, u, profile):
+    """The walker's fore-aft force on the belt and vertical load for this step."""
+    force = u.walker_force_n
+    load = u.walker_load_n
+    if u.walker_present and u.walker_profile_len > 0:
+        row = s.step - u.walker_profile_start_step
+        row = min(max(row, 0), u.walker_profile_len - 1)  # hold the ends
+        force += profile[row, 0]
+        load += profile[row, 1]
+    return force, load
+
+
+@nb.njit(cache=True)
+def _walker_motion(s, p, u, int_vb, h):
+    """The walker's place on the deck, and the lanyard pulling the key out."""
+    if not u.walker_present:
+        return
+    s.walker_pos_m += int_vb - u.walker_speed_mps * h
+    if s.walker_pos_m > u.lanyard_reach_m:  # False while the reach is NaN
+        u.key_present = 0
+
+
+@nb.njit(cache=True)
+def _mechanics(s, p, u, h, f_walk, walker_load_n):
     """Armature, drive side and belt side over one step, with the energy integrals."""
     k = p.force_constant_n_per_a
     r_ohm = resistance_at(p.armature_resistance_ohm, s.winding_temp_c)
@@ -298,8 +321,7 @@ def _mechanics(s, p, u, h):
     c_d = p.drive_viscous_n_per_mps
     c_b = p.deck_viscous_n_per_mps
     fc_d = p.drive_coulomb_n
-    fc_b = p.deck_drag_empty_n + p.deck_friction_coeff * max(u.walker_load_n, 0.0)
-    f_walk = u.walker_force_n
+    fc_b = p.deck_drag_empty_n + p.deck_friction_coeff * max(walker_load_n, 0.0)
 
     if k > 0.0:
         volts, series_ohm, sign = _terminal(s, p, r_ohm, h)
@@ -463,7 +485,7 @@ def _mechanics(s, p, u, h):
         if s.winding_temp_c > p.winding_trip_temp_c:
             s.latched_faults |= OVERTEMP
         _bus(s, p, elec_j, series_ohm, h)
-    return int_vd
+    return int_vd, int_vb
 
 
 @nb.njit(cache=True)
@@ -528,7 +550,7 @@ def _tach(s, p, u, t_end, int_vd):
 
 
 @nb.njit(cache=True)
-def _record(s, p, u, trace):
+def _record(s, p, u, trace, profile):
     row = s.trace_row
     if row >= trace.shape[0]:
         return
@@ -554,8 +576,10 @@ def _record(s, p, u, trace):
     r.bus_voltage_v = s.bus_voltage_v
     r.motor_temp_c = s.winding_temp_c
     r.tach_pulse_count = s.tach_pulse_count
-    r.walker_pos_m = u.walker_pos_m
+    r.walker_pos_m = s.walker_pos_m
     r.walker_state = u.walker_state
+    r.walker_load_n, r.walker_force_n = _walker_forces(s, u, profile)
+    r.vo2_ml_kg_min = u.walker_vo2_ml_kg_min
     r.key_present = u.key_present
     r.faults = s.latched_faults
     r.belt_travel_m = s.belt_travel_m
@@ -579,12 +603,13 @@ def kinetic_energy_j(s, p) -> float:
 
 
 @nb.njit(cache=True)
-def advance(state, params, inputs, trace, n_steps):
+def advance(state, params, inputs, trace, profile, n_steps):
     """Advance the plant by ``n_steps`` fixed steps, recording trace rows as due.
 
     ``state``, ``params`` and ``inputs`` are one-element record arrays laid
     out in :mod:`.layout`; ``trace`` is a record array with room for the
-    rows this call will write. Returns the number of trace rows written so far.
+    rows this call will write; ``profile`` holds the walker's forces per
+    step. Returns the number of trace rows written so far.
     """
     s = state[0]
     p = params[0]
@@ -595,34 +620,37 @@ def advance(state, params, inputs, trace, n_steps):
     filter_gain = 1.0 - math.exp(-h / tau) if tau > 0.0 else 1.0
     for _ in range(n_steps):
         _board(s, p, u, h)
-        int_vd = _mechanics(s, p, u, h)
+        f_walk, walker_load_n = _walker_forces(s, u, profile)
+        int_vd, int_vb = _mechanics(s, p, u, h, f_walk, walker_load_n)
+        _walker_motion(s, p, u, int_vb, h)
         _lift(s, p, u, h)
         s.step += 1
         s.t_s = s.step * h
         _tach(s, p, u, s.t_s, int_vd)
         s.current_filtered_a += (s.motor_current_a - s.current_filtered_a) * filter_gain
         if s.step % every == 0:
-            _record(s, p, u, trace)
+            _record(s, p, u, trace, profile)
     return s.trace_row
 
 
 @nb.njit(cache=True)
-def sample(state, params, inputs):
+def sample(state, params, inputs, profile):
     """What the board reports now, as plain numbers (see ``SimulatedTreadmill.read``)."""
     s = state[0]
     p = params[0]
     u = inputs[0]
+    _, walker_load = _walker_forces(s, u, profile)
     speed = tach_speed_estimate(s.t_s, s.tach_last_pulse_s, s.tach_previous_pulse_s,
                                 p.tach_belt_per_pulse_m, p.tach_timeout_s)
     current = _quantize(s.current_filtered_a, p.current_step_a)
     incline = _quantize(s.incline_pct + s.incline_sensor_offset_pct, p.incline_sensor_step_pct)
     return (s.t_s, speed, s.board_ref_mps < 0.0, s.tach_pulse_count, s.tach_last_pulse_s,
             incline, current, s.bus_voltage_v, s.board_enabled != 0, s.latched_faults,
-            s.winding_temp_c, u.key_present != 0, u.walker_pos_m, u.walker_load_n)
+            s.winding_temp_c, u.key_present != 0, s.walker_pos_m, walker_load)
 
 
 @nb.njit(cache=True)
-def advance_and_sample(state, params, inputs, trace, n_steps):
+def advance_and_sample(state, params, inputs, trace, profile, n_steps):
     """:func:`advance`, then :func:`sample`: one compiled call per controller tick."""
-    advance(state, params, inputs, trace, n_steps)
-    return sample(state, params, inputs)
+    advance(state, params, inputs, trace, profile, n_steps)
+    return sample(state, params, inputs, profile)

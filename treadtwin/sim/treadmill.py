@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 
 from ..controllers.interface import BeltDirection, Command, Fault, Telemetry
-from .layout import TRACE_DTYPE, initial_inputs, initial_state, pack_params
+from .layout import PROFILE_ROWS, TRACE_DTYPE, empty_profile, initial_inputs, initial_state, pack_params
 from .machine import Machine
 from .stepper import advance_and_sample, sample
 
@@ -82,12 +82,14 @@ class SimulatedTreadmill:
         self._state = initial_state(machine)
         self._inputs = initial_inputs(machine)
         self._trace = np.zeros(int(duration_s / record_period_s) + 2, dtype=TRACE_DTYPE)
+        self._profile = empty_profile()
         self._has_force_deck = machine.has_force_deck
         self._has_distance_sensor = machine.has_distance_sensor
         self._motorized = machine.motorized
         self._step = 0
         self._advance = _entry_point(
-            advance_and_sample, self._state, self._params, self._inputs, self._trace, 0)
+            advance_and_sample, self._state, self._params, self._inputs, self._trace,
+            self._profile, 0)
         self._sample: tuple | None = None
 
     # --- time -------------------------------------------------------------------------
@@ -102,14 +104,15 @@ class SimulatedTreadmill:
         steps = target - self._step
         if steps > 0:
             self._sample = self._advance(
-                self._state, self._params, self._inputs, self._trace, steps)
+                self._state, self._params, self._inputs, self._trace, self._profile, steps)
             self._step = target
 
     # --- the controllers' interface ----------------------------------------------------
     def read(self) -> Telemetry:
         values = self._sample
         if values is None:
-            values = self._sample = sample(self._state, self._params, self._inputs)
+            values = self._sample = sample(self._state, self._params, self._inputs,
+                                           self._profile)
         (t_s, speed, reverse, pulses, last_pulse, incline, current, bus, enabled, faults,
          temp_c, key_present, walker_pos, walker_load) = values
         motorized = self._motorized
@@ -170,13 +173,43 @@ class SimulatedTreadmill:
         """Current value of a plant input."""
         return self._inputs[0][name].item()
 
-    def set_walker_loads(self, force_n: float, load_n: float, pos_m: float, state: int) -> None:
-        """The walker's feet on the belt: fore-aft force, vertical load, and truth for the trace."""
+    def set_walker_loads(self, force_n: float, load_n: float) -> None:
+        """Steady forces on the belt: fore-aft (+ toward the rear) and vertical load."""
         u = self._inputs[0]
         u["walker_force_n"] = force_n
         u["walker_load_n"] = load_n
-        u["walker_pos_m"] = pos_m
+        self._sample = None
+
+    def place_walker(self, pos_m: float, lanyard_reach_m: float = math.nan) -> None:
+        """Put the walker's centre of mass on the deck, ``pos_m`` from the front."""
+        self._state[0]["walker_pos_m"] = pos_m
+        u = self._inputs[0]
+        u["walker_present"] = 1
+        u["lanyard_reach_m"] = lanyard_reach_m
+        self._sample = None
+
+    def remove_walker(self) -> None:
+        """The walker has left the deck: no more forces or position."""
+        u = self._inputs[0]
+        u["walker_present"] = 0
+        u["walker_profile_len"] = 0
+        u["walker_speed_mps"] = 0.0
+        self._state[0]["walker_pos_m"] = math.nan
+        self._sample = None
+
+    def set_walker_step(self, speed_mps: float, fore_aft_n: np.ndarray, normal_n: np.ndarray,
+                        state: int, vo2_ml_kg_min: float) -> None:
+        """The walker's next step: speed relative to the belt (toward the console) and the
+        forces on the belt for each plant step from now on (held at the last value after)."""
+        rows = min(len(fore_aft_n), PROFILE_ROWS)
+        self._profile[:rows, 0] = fore_aft_n[:rows]
+        self._profile[:rows, 1] = normal_n[:rows]
+        u = self._inputs[0]
+        u["walker_speed_mps"] = speed_mps
+        u["walker_profile_start_step"] = self._step
+        u["walker_profile_len"] = rows
         u["walker_state"] = state
+        u["walker_vo2_ml_kg_min"] = vo2_ml_kg_min
         self._sample = None
 
     # --- ground truth (never given to controllers) --------------------------------------
@@ -190,6 +223,18 @@ class SimulatedTreadmill:
         p = self._params[0]
         return 0.5 * float(p["drive_side_mass_kg"] * s["drive_speed_mps"] ** 2
                            + p["belt_side_mass_kg"] * s["belt_speed_mps"] ** 2)
+
+    def truth_walker_pos_m(self) -> float:
+        """The walker's centre of mass, metres from the front of the deck (NaN: none)."""
+        return float(self._state[0]["walker_pos_m"])
+
+    def truth_belt_travel_m(self) -> float:
+        """How far the belt has moved (signed)."""
+        return float(self._state[0]["belt_travel_m"])
+
+    def truth_incline_pct(self) -> float:
+        """The deck's true grade."""
+        return float(self._state[0]["incline_pct"])
 
     def truth_state(self, name: str) -> float:
         """Any plant state by name (see :data:`treadtwin.sim.layout.STATE_DTYPE`)."""
