@@ -12,6 +12,12 @@ from typing import Any
 import numpy as np
 
 from ..sim.engine import Event
+from ..sim.walker.balance import WalkerState
+
+UPRIGHT = (WalkerState.STANDING, WalkerState.WALKING, WalkerState.STUMBLING)
+DOWN = (WalkerState.FALLEN, WalkerState.OFF_REAR)
+#: kcal per litre of oxygen (Compendium, walker-biomechanics.md 3.1 [C]).
+KCAL_PER_LITRE_O2 = 5.0
 
 #: Fault and stop events that start a stop-time measurement.
 STOP_TRIGGERS = ("lanyard_pull", "stop_button", "safety_trip", "board_command_timeout")
@@ -95,20 +101,41 @@ def mean_abs_speed_error_mps(trace: np.ndarray) -> float | None:
     return float(np.mean(np.abs(trace["belt_speed_mps"][settled] - cmd[settled])))
 
 
-def compute_metrics(trace: np.ndarray, events: Sequence[Event]) -> dict[str, Any]:
+def walker_metrics(trace: np.ndarray, mass_kg: float | None,
+                   running_length_m: float) -> dict[str, Any]:
+    """Fall, margin to the rear edge while upright, mean VO2 on the belt, and kcal."""
+    if mass_kg is None:
+        return {"walker_fell": False, "min_rear_margin_m": None, "mean_vo2_ml_kg_min": None,
+                "energy_kcal": None, "max_balance_error_m": None}
+    state = trace["walker_state"]
+    upright = np.isin(state, UPRIGHT)
+    vo2 = trace["vo2_ml_kg_min"]
+    dt_s = float(trace["t_s"][1] - trace["t_s"][0]) if len(trace) > 1 else 0.0
+    known = np.isfinite(vo2)
+    litres = float(np.sum(vo2[known])) * mass_kg / 1000.0 * dt_s / 60.0
+    return {
+        "walker_fell": bool(np.isin(state, DOWN).any()),
+        "min_rear_margin_m": (float(np.min(running_length_m - trace["walker_pos_m"][upright]))
+                              if upright.any() else None),
+        "mean_vo2_ml_kg_min": float(np.mean(vo2[upright])) if upright.any() else None,
+        "energy_kcal": litres * KCAL_PER_LITRE_O2,
+        "max_balance_error_m": float(np.nanmax(np.abs(trace["balance_error_m"][upright])))
+        if upright.any() and np.isfinite(trace["balance_error_m"][upright]).any() else None,
+    }
+
+
+def compute_metrics(trace: np.ndarray, events: Sequence[Event], walker_mass_kg: float | None = None,
+                    running_length_m: float = 0.0) -> dict[str, Any]:
     """All contract metrics of a run."""
     throughput = energy_throughput_j(trace)
     residual = energy_residual_j(trace)
     return {
-        "walker_fell": False,
-        "min_rear_margin_m": None,
+        **walker_metrics(trace, walker_mass_kg, running_length_m),
         "max_belt_speed_mps": float(np.max(np.abs(trace["belt_speed_mps"]))),
         "mean_abs_speed_error_mps": mean_abs_speed_error_mps(trace),
         "stop_time_s": stop_time_s(trace, events),
         "peak_decel_mps2": peak_decel_mps2(trace),
         "distance_m": float(np.sum(np.abs(np.diff(trace["belt_travel_m"])))),
-        "mean_vo2_ml_kg_min": None,
-        "energy_kcal": None,
         "max_motor_current_a": float(np.max(np.abs(trace["motor_current_a"]))),
         "max_motor_temp_c": float(np.max(trace["motor_temp_c"])),
         "energy_residual_pct": (

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..controllers.interface import Fault
+from ..sim.walker.balance import WalkerState
 from .runner import ScenarioResult
 
 #: Contract columns first, in the contract's order, then the extras.
@@ -20,13 +21,14 @@ TRACE_COLUMNS = (
     "safety_state",
     "e_elec_j", "e_copper_j", "e_friction_j", "e_brake_j", "e_walker_j", "kinetic_j",
     # extras: further loss and storage terms of the balance, then sensors and board
-    "e_slip_j", "e_magnetic_j", "e_brake_resistor_j",
+    "e_slip_j", "e_magnetic_j", "e_brake_resistor_j", "walker_force_n", "walker_load_n",
+    "vo2_ml_kg_min", "balance_error_m",
     "incline_cmd_pct", "incline_meas_pct", "motor_current_meas_a", "bus_voltage_v",
     "motor_temp_c", "drive_speed_mps", "board_ref_mps", "tach_pulse_count", "belt_travel_m",
 )
 
 #: How each walker state code is written in the trace.
-WALKER_STATES = {0: "none"}
+WALKER_STATES = {int(state): state.name.lower() for state in WalkerState}
 
 
 def _safety_state_names(flags: np.ndarray) -> np.ndarray:
@@ -104,7 +106,8 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
     trace = result.run.trace
     t = trace["t_s"]
     motorized = result.scenario.machine.motorized
-    panels = 3 if motorized else 2
+    walker = result.scenario.walker
+    panels = 2 + int(motorized) + int(walker is not None)
     fig, axes = plt.subplots(panels, 1, figsize=(11, 2.6 * panels + 0.6), sharex=True,
                              constrained_layout=True)
     ax = axes[0]
@@ -130,6 +133,17 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
         twin.set_ylabel("voltage (V)")
         lines = ax.get_lines() + twin.get_lines()
         ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    if walker is not None:
+        ax = axes[-1]
+        length = result.scenario.machine.belt.running_length_m
+        ax.plot(t, trace["walker_pos_m"], color="C0", lw=1.0, label="walker (centre of mass)")
+        ax.axhline(length, color="red", lw=1.0, ls="--", label="rear edge")
+        if walker.lanyard:
+            ax.axhline(walker.lanyard_reach_frac * length, color="C1", lw=0.8, ls=":",
+                       label="lanyard reach")
+        ax.set_ylim(length * 1.1, 0.0)  # console at the top, rear edge below
+        ax.set_ylabel("from the front (m)")
+        ax.legend(loc="lower right", fontsize=8)
     for t_s, label in _event_labels(result.run.events, span_s=float(t[-1] - t[0]) if len(t) else 1.0):
         for axis in axes:
             axis.axvline(t_s, color="red", lw=0.8, alpha=0.6)

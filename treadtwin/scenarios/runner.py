@@ -8,6 +8,7 @@ from typing import Any
 from ..controllers.program import ProgramController
 from ..sim.engine import ClockMode, Engine, RunResult
 from ..sim.treadmill import SimulatedTreadmill
+from ..sim.walker.balance import Walker
 from .criteria import evaluate
 from .metrics import compute_metrics
 from .schema import Scenario
@@ -71,8 +72,16 @@ def run_scenario(
         record_period_s=spec.record_period_s,
     )
     controller = ProgramController(scenario.program, period_s=spec.control_period_s)
-    engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale)
+    walker = None
+    if scenario.walker is not None:
+        walker = Walker(scenario.walker, scenario.machine.belt.running_length_m,
+                        self_propelled=not scenario.machine.motorized,
+                        physics_dt_s=spec.physics_dt_s, record_period_s=spec.record_period_s)
+    engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale,
+                    walker=walker)
     run = engine.run(scenario.duration_s)
-    metrics = compute_metrics(run.trace, run.events)
+    metrics = compute_metrics(run.trace, run.events,
+                              walker_mass_kg=scenario.walker.mass_kg if scenario.walker else None,
+                              running_length_m=scenario.machine.belt.running_length_m)
     criteria = evaluate(scenario.criteria, metrics, run.events)
     return ScenarioResult(scenario=scenario, run=run, metrics=metrics, criteria=criteria)

@@ -25,6 +25,8 @@ from ..sim.faults import FaultKind, FaultSpec
 from ..sim.machine import CapabilityError, Machine
 from ..sim.params import ParameterError
 from ..sim.presets import PRESETS, preset
+from ..sim.walker.balance import WalkerParams
+from ..sim.walker.gait import HEIGHT_RANGE_M, MASS_RANGE_KG, Facing, GaitParams
 
 #: Speed keys with their factor to m/s and the unit shown in messages.
 SPEED_KEYS = {
@@ -34,6 +36,14 @@ SPEED_KEYS = {
 }
 PART_TABLES = ("motor", "belt", "drive", "brake", "incline", "sensors")
 WALKER_KEYS = ("mass_kg", "height_m", "facing", "lanyard", "holds_handrails")
+#: Further walker keys (numbers) beyond the contract's, with their units for messages.
+WALKER_NUMBER_KEYS = {
+    "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "",
+    "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
+    "max_push_bw": "",
+}
+WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled")
+GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
 
 
 class ScenarioError(ValueError):
@@ -75,6 +85,7 @@ class Scenario:
     seed: int
     machine: Machine
     program: tuple[Setpoint, ...]
+    walker: WalkerParams | None = None
     faults: tuple[FaultSpec, ...] = ()
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
@@ -180,20 +191,46 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
                             f"required: one of {', '.join(sorted(PRESETS))}")
     machine = _machine(top.sub("machine", doc["machine"]))
 
-    if "walker" in doc:
-        walker = top.sub("walker", doc["walker"])
-        walker.only(list(WALKER_KEYS))
-        raise ScenarioError(source, "walker", "<table>",
-                            "this version of treadtwin has no walker on the belt yet (issue 3);"
-                            " remove the [walker] table to run the machine alone")
-
+    walker = _walker(top.sub("walker", doc["walker"]), duration_s) if "walker" in doc else None
     engine = _engine(top.sub("engine", doc.get("engine", {})), duration_s)
     program = _program(top, doc.get("program", []), machine, duration_s)
-    faults = _faults(top, doc.get("faults", []), duration_s, machine)
-    criteria = _criteria(top, doc.get("criteria", []))
+    if walker is not None and any(sp.direction is BeltDirection.REVERSE for sp in program):
+        raise ScenarioError(source, "program.belt_direction", "reverse",
+                            "a walker on a belt that reverses under it is not modelled; run the"
+                            " reverse belt without a [walker] table")
+    faults = _faults(top, doc.get("faults", []), duration_s, machine, walker is not None)
+    criteria = _criteria(top, doc.get("criteria", []), walker is not None)
     return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
-                    program=program, faults=faults, criteria=criteria, engine=engine,
-                    description=description, source=source)
+                    program=program, walker=walker, faults=faults, criteria=criteria,
+                    engine=engine, description=description, source=source)
+
+
+def _walker(reader: _Reader, duration_s: float) -> WalkerParams:
+    allowed = [*WALKER_KEYS, *WALKER_NUMBER_KEYS, *WALKER_BOOL_KEYS, *GAIT_KEYS]
+    reader.only(list(dict.fromkeys(allowed)))
+    values: dict[str, Any] = {
+        "mass_kg": reader.number("mass_kg", 70.0, lo=MASS_RANGE_KG[0], hi=MASS_RANGE_KG[1],
+                                 unit="kg"),
+        "height_m": reader.number("height_m", 1.75, lo=HEIGHT_RANGE_M[0], hi=HEIGHT_RANGE_M[1],
+                                  unit="m"),
+        "facing": Facing(reader.text("facing", "console", choices=("console", "rear"))),
+    }
+    for key in WALKER_BOOL_KEYS:
+        if key in reader.table:
+            if not isinstance(reader.table[key], bool):
+                raise reader.fail(key, reader.table[key], "must be true or false")
+            values[key] = reader.table[key]
+    for key, unit in WALKER_NUMBER_KEYS.items():
+        if key in reader.table:
+            values[key] = reader.number(key, unit=unit)
+    gait = {key: reader.number(key) for key in GAIT_KEYS if key in reader.table}
+    try:
+        if gait:
+            values["gait"] = GaitParams(**gait)
+        return WalkerParams(**values)
+    except ValueError as exc:
+        bad = next((k for k in reader.table if str(exc).startswith(k)), "walker")
+        raise reader.fail(bad, reader.table.get(bad, "<table>"), str(exc)) from None
 
 
 def _machine(reader: _Reader) -> Machine:
@@ -284,11 +321,12 @@ def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tu
     return tuple(setpoints)
 
 
-def _faults(top: _Reader, rows: Any, duration_s: float, machine: Machine) -> tuple[FaultSpec, ...]:
+def _faults(top: _Reader, rows: Any, duration_s: float, machine: Machine,
+            has_walker: bool) -> tuple[FaultSpec, ...]:
     kinds = tuple(kind.value for kind in FaultKind)
     faults = []
     for row in _rows(top, "faults", rows):
-        row.only(["at_s", "kind", "duration_s", "tension_scale"])
+        row.only(["at_s", "kind", "duration_s", "tension_scale", "error_m"])
         kind = FaultKind(row.text("kind", choices=kinds))
         at_s = row.number("at_s", lo=0.0, hi=duration_s, unit="s")
         duration = row.number("duration_s", 0.0, lo=0.0, hi=duration_s, unit="s")
@@ -298,15 +336,20 @@ def _faults(top: _Reader, rows: Any, duration_s: float, machine: Machine) -> tup
                 raise row.fail("tension_scale", row.table["tension_scale"],
                                "only a belt_slip fault takes tension_scale")
             severity = row.number("tension_scale", lo=0.0, hi=1.0)
-        if kind is FaultKind.WALKER_STUMBLE:
-            raise row.fail("kind", kind.value, "needs a walker, which this version does not have")
+        if "error_m" in row.table:
+            if kind is not FaultKind.WALKER_STUMBLE:
+                raise row.fail("error_m", row.table["error_m"],
+                               "only a walker_stumble fault takes error_m")
+            severity = row.number("error_m", lo=-2.0, hi=2.0, unit="m")
+        if kind is FaultKind.WALKER_STUMBLE and not has_walker:
+            raise row.fail("kind", kind.value, "needs a [walker] table")
         if kind is FaultKind.MOTOR_OVERTEMP and not machine.motorized:
             raise row.fail("kind", kind.value, f"{machine.name} has no motor")
         faults.append(FaultSpec(kind=kind, at_s=at_s, duration_s=duration, severity=severity))
     return tuple(faults)
 
 
-def _criteria(top: _Reader, rows: Any) -> tuple[CriterionSpec, ...]:
+def _criteria(top: _Reader, rows: Any, has_walker: bool) -> tuple[CriterionSpec, ...]:
     from .criteria import CRITERIA  # the criteria module owns the list of kinds
 
     specs = []
@@ -314,8 +357,8 @@ def _criteria(top: _Reader, rows: Any) -> tuple[CriterionSpec, ...]:
         kind = row.text("kind", choices=tuple(sorted(CRITERIA)))
         definition = CRITERIA[kind]
         row.only(["kind", "limit", *definition.options])
-        if definition.needs_walker:
-            raise row.fail("kind", kind, "needs a walker, which this version does not have")
+        if definition.needs_walker and not has_walker:
+            raise row.fail("kind", kind, "needs a [walker] table")
         limit = None
         if definition.limit_unit is not None:
             limit = row.number("limit", definition.default_limit, lo=0.0, unit=definition.limit_unit)

@@ -12,6 +12,7 @@ also report the measured controller period, its jitter and overruns.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ import simpy.rt
 from ..controllers.interface import Command, Controller, DriveMode, Fault
 from .faults import PERSISTENT_KINDS, FaultKind, FaultSpec, apply_fault, end_fault
 from .treadmill import SimulatedTreadmill
+from .walker.balance import Walker
+
+#: Balance error a ``walker_stumble`` fault puts in unless the scenario says otherwise [U].
+DEFAULT_STUMBLE_ERROR_M = 0.25
 
 
 class ClockMode(enum.Enum):
@@ -80,6 +85,9 @@ class Engine:
         unless the link is down.
     faults:
         Faults to inject, in any order.
+    walker:
+        The person on the belt, acting at each foot contact; ``None`` for an
+        empty belt.
     clock, time_scale:
         Lockstep, or scaled real time where ``time_scale`` simulated
         seconds pass per wall second.
@@ -92,6 +100,7 @@ class Engine:
         faults: Sequence[FaultSpec] = (),
         clock: ClockMode = ClockMode.LOCKSTEP,
         time_scale: float = 1.0,
+        walker: Walker | None = None,
     ) -> None:
         if not controller.period_s >= treadmill.physics_dt_s:
             raise ValueError(
@@ -105,6 +114,7 @@ class Engine:
         self.faults = sorted(faults, key=lambda f: f.at_s)
         self.clock = clock
         self.time_scale = time_scale
+        self.walker = walker
         self.events: list[Event] = []
         self.commands: list[tuple[float, Command]] = []
         self._link_up = True
@@ -143,6 +153,11 @@ class Engine:
         if fault.kind is FaultKind.COMMS_LOSS:
             self._link_down(env)
             detail = "host-board link lost"
+        elif fault.kind is FaultKind.WALKER_STUMBLE:
+            if self.walker is None:
+                raise ValueError("a walker_stumble fault needs a walker")
+            error_m = DEFAULT_STUMBLE_ERROR_M if math.isnan(fault.severity) else fault.severity
+            detail = self.walker.trip(env.now, error_m)
         else:
             detail = apply_fault(self.treadmill, fault)
         self.events.append(Event(env.now, fault.kind.value, detail))
@@ -156,6 +171,16 @@ class Engine:
             else:
                 detail = end_fault(self.treadmill, fault)
             self.events.append(Event(env.now, f"{fault.kind.value}_end", detail))
+
+    def _walk(self, env: simpy.Environment):
+        walker = self.walker
+        yield env.timeout(walker.start(self.treadmill))
+        while True:
+            self.treadmill.advance_to(env.now)
+            wait = walker.act(env.now, self.treadmill)
+            if wait is None:
+                return
+            yield env.timeout(wait)
 
     def _link_down(self, env: simpy.Environment) -> None:
         self._link_up = False
@@ -182,6 +207,8 @@ class Engine:
         else:
             env = simpy.Environment()
         env.process(self._control(env))
+        if self.walker is not None:
+            env.process(self._walk(env))
         for fault in self.faults:
             if fault.at_s <= duration_s:
                 env.process(self._fault(env, fault))
@@ -190,9 +217,11 @@ class Engine:
         self.treadmill.advance_to(duration_s)
         wall_s = time.perf_counter() - wall_start
         trace = self.treadmill.trace()
+        walker_events = [Event(e.t_s, e.kind, e.detail)
+                         for e in (self.walker.events if self.walker else [])]
         return RunResult(
             trace=trace,
-            events=sorted(self.events + trip_events(trace), key=lambda e: e.t_s),
+            events=sorted(self.events + walker_events + trip_events(trace), key=lambda e: e.t_s),
             sim_time_s=duration_s,
             wall_time_s=wall_s,
             timing=self._timing(),

@@ -46,7 +46,7 @@ class FaultSpec:
     kind: FaultKind
     at_s: float
     duration_s: float = 0.0
-    severity: float = math.nan  # kind-specific: belt_slip tension scale (0..1)
+    severity: float = math.nan  # belt_slip: tension scale 0..1; walker_stumble: error in m
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.at_s) and self.at_s >= 0.0):

@@ -120,6 +120,7 @@ INPUT_DTYPE = np.dtype(
         ("walker_profile_len", "i8"),  # rows of the profile that are valid
         ("walker_state", "i8"),  # code, for the trace
         ("walker_vo2_ml_kg_min", "f8"),  # metabolic rate, for the trace
+        ("walker_balance_error_m", "f8"),  # extrapolated centre of mass off its base, for the trace
         ("lanyard_reach_m", "f8"),  # walker position at which the key pulls out; NaN: no lanyard
     ]
 )
@@ -146,6 +147,7 @@ TRACE_DTYPE = np.dtype(
         ("walker_load_n", "f8"),
         ("walker_force_n", "f8"),
         ("vo2_ml_kg_min", "f8"),
+        ("balance_error_m", "f8"),
         ("key_present", "i8"),
         ("faults", "i8"),
         ("belt_travel_m", "f8"),
@@ -218,6 +220,7 @@ def initial_inputs(machine: Machine) -> np.ndarray:
     u0["cooling_scale"] = 1.0
     u0["lanyard_reach_m"] = np.nan
     u0["walker_vo2_ml_kg_min"] = np.nan
+    u0["walker_balance_error_m"] = np.nan
     return u
 
 

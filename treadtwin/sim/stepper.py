@@ -578,8 +578,9 @@ def _record(s, p, u, trace, profile):
     r.tach_pulse_count = s.tach_pulse_count
     r.walker_pos_m = s.walker_pos_m
     r.walker_state = u.walker_state
-    r.walker_load_n, r.walker_force_n = _walker_forces(s, u, profile)
+    r.walker_force_n, r.walker_load_n = _walker_forces(s, u, profile)
     r.vo2_ml_kg_min = u.walker_vo2_ml_kg_min
+    r.balance_error_m = u.walker_balance_error_m
     r.key_present = u.key_present
     r.faults = s.latched_faults
     r.belt_travel_m = s.belt_travel_m

@@ -188,6 +188,10 @@ class SimulatedTreadmill:
         u["lanyard_reach_m"] = lanyard_reach_m
         self._sample = None
 
+    def set_walker_balance(self, error_m: float) -> None:
+        """The walker's balance error (extrapolated centre of mass off its base), for the trace."""
+        self._inputs[0]["walker_balance_error_m"] = error_m
+
     def remove_walker(self) -> None:
         """The walker has left the deck: no more forces or position."""
         u = self._inputs[0]

@@ -1,0 +1,489 @@
+"""Layer 2 of the walker: a person keeping (or losing) their place on the deck.
+
+The walker acts once per step, at each foot contact, and in between the
+plant plays back the forces of that step (:mod:`.gait`) and integrates the
+walker's place on the deck: ``dp/dt = v_belt - u``, with ``u`` the walker's
+speed relative to the belt towards the console (forwards or backwards, the
+walker travels towards the console to stay in place).
+
+At each contact the walker
+
+1. perceives the belt with a reaction delay (Hof et al. 2010: a stepping
+   response needs at least 300 ms [C]) and plans the next step's speed:
+   the perceived belt speed plus a correction towards its preferred place,
+   capped at the walk-run speed of its direction (no running gait is
+   modelled, so a faster belt carries the walker back: drift), and changed
+   by a bounded amount per step;
+2. tracks its balance as the divergent component of motion (the
+   extrapolated centre of mass, Hof et al. 2005 [C]): belt motion the walker
+   did not plan for moves the base of support under the body, and the error
+   grows as ``eps' = omega0 (eps - cop)`` with ``omega0 = sqrt(g / l)``,
+   the ankle moving the centre of pressure to hold a few centimetres of it
+   (Hof 2010 measured 2 cm sideways [C]; the foot is longer than it is wide,
+   so the fore-aft allowance is a parameter [U]); a step that lands the foot
+   ``eps`` further along cancels it (Hof 2008 foot-placement rule [C]). The
+   walker plans each step for the belt speed it felt, on average, over its
+   last step as perceived after the reaction delay, so the ripple of its own
+   foot strikes does not count as a perturbation;
+3. checks its balance every reaction time between contacts and steps early
+   when it has felt an error the ankle cannot hold, rather than let the
+   error grow for the rest of a slow step;
+4. classifies the correction: within the normal step-to-step adjustment it
+   just walks on; beyond it but within what one or two recovery steps can
+   reach (maximum step length less the current step; rails add reach) it
+   stumbles (balance returns within two steps, Hof 2010 [C]); beyond that it
+   falls.
+
+A fallen walker lies on the belt and is carried to the rear; a walker past
+the rear edge has left the machine. The lanyard clip pulls the key out
+when the walker's waist passes the cord's reach (ISO 20957-6 6.5.3: it must
+release within 70 % of the running-surface length [C]) and when the walker
+falls. Holding the handrails takes part of the weight off the belt and adds
+reach to recover with.
+
+Numbers marked [U] are assumptions, each a parameter.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...controllers.interface import BeltDirection
+from .energy import metabolic_rate, w_per_kg_to_vo2_ml_kg_min
+from .gait import (
+    HEIGHT_RANGE_M,
+    MASS_RANGE_KG,
+    Facing,
+    GaitParams,
+    check_range,
+    foot_forces,
+    gait_at,
+    leg_length_from_height_m,
+    walks_backward,
+)
+
+STANDARD_GRAVITY_MPS2 = 9.80665
+#: Resting metabolic rate, 1 MET (Compendium, walker-biomechanics.md 3.1 [C]).
+REST_VO2_ML_KG_MIN = 3.5
+#: Muscle efficiency for pushing a non-motorised belt (typical 0.2-0.25 [M]).
+PUSH_EFFICIENCY = 0.25
+#: Below this belt speed the walker stands rather than walks.
+STANDING_BELOW_MPS = 0.1
+#: The largest belt acceleration a walker extrapolates from what it felt [U].
+MAX_PLANNED_ACCEL_MPS2 = 2.0
+#: A stumbling walker changes its walking speed this many times faster [U].
+RECOVERY_SPEED_CHANGE_FACTOR = 3.0
+#: Belt accelerations smaller than this go unnoticed [U].
+UNNOTICED_ACCEL_MPS2 = 0.2
+#: While standing the walker re-checks its balance this often.
+STANDING_CHECK_S = 0.1
+
+
+class WalkerState(enum.IntEnum):
+    """What the walker is doing; the codes go into the trace."""
+
+    NONE = 0  # no walker in the scenario
+    ON_RAILS = 1  # standing on the side rails, off the belt
+    STANDING = 2
+    WALKING = 3
+    STUMBLING = 4
+    FALLEN = 5  # lying on the belt
+    OFF_REAR = 6  # has left the machine over the rear edge
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerParams:
+    """Who walks and how. Keys of the scenario's ``[walker]`` table."""
+
+    mass_kg: float = 70.0
+    height_m: float = 1.75
+    facing: Facing = Facing.CONSOLE  # "rear" = walking backwards
+    lanyard: bool = True
+    holds_handrails: bool = False
+    grabs_rails_on_stumble: bool = False  # [U] reaches for the rails when stumbling
+    step_on_at_s: float = 0.0  # stands on the side rails until then
+    step_off_at_s: float = math.inf  # steps back onto the side rails then
+    preferred_position_frac: float = 0.45  # [U] of the running length, from the front
+    reaction_delay_s: float = 0.3  # stepping response >= 300 ms (Hof 2010 [C])
+    ankle_cop_m: float = 0.05  # [U] fore-aft centre-of-pressure allowance (2 cm sideways [C])
+    position_gain_per_s: float = 0.5  # [U] how fast the walker returns to its place
+    max_speed_change_mps2: float = 1.0  # [U] step-to-step change of walking speed
+    # [D] calibration, not a measurement: between the largest error a recommended 0.5 mph
+    # increment on a consumer ramp gives (0.28 m, seeds-guidance.md progression) and the
+    # smallest published belt perturbation (0.53 m/s at 18 m/s^2, JNER 2021: 0.33 m), so the
+    # first is a routine step adjustment and the second a stumble. See tests/test_walker_balance.py.
+    normal_adjustment_m: float = 0.30
+    max_forward_step_per_leg: float = 1.1  # [U] longest step forwards, in leg lengths
+    max_backward_step_per_leg: float = 0.8  # [U] longest step backwards, in leg lengths
+    rail_support_frac: float = 0.15  # [U] body weight carried by the rails when holding
+    rail_recovery_m: float = 0.35  # [U] extra reach the arms give on the rails
+    lanyard_reach_frac: float = 0.70  # release within 70 % of the running length [C]
+    self_propelled: bool | None = None  # pushes the belt; default: machines without a motor
+    preferred_speed_mps: float | None = None  # self-propelled walking speed
+    max_push_bw: float = 0.3  # [U] largest steady push on the belt, in body weights
+    gait: GaitParams = field(default_factory=GaitParams)
+
+    def __post_init__(self) -> None:
+        check_range("mass_kg", self.mass_kg, *MASS_RANGE_KG, " kg")
+        check_range("height_m", self.height_m, *HEIGHT_RANGE_M, " m")
+        if not isinstance(self.facing, Facing):
+            raise ValueError(f"facing must be 'console' or 'rear', got {self.facing!r}")
+        check_range("step_on_at_s", self.step_on_at_s, 0.0, math.inf, " s")
+        if not self.step_off_at_s > self.step_on_at_s:
+            raise ValueError(
+                f"step_off_at_s = {self.step_off_at_s!r} must come after step_on_at_s ="
+                f" {self.step_on_at_s!r}"
+            )
+        check_range("preferred_position_frac", self.preferred_position_frac, 0.1, 0.9)
+        check_range("reaction_delay_s", self.reaction_delay_s, 0.05, 2.0, " s")
+        check_range("ankle_cop_m", self.ankle_cop_m, 0.0, 0.2, " m")
+        check_range("position_gain_per_s", self.position_gain_per_s, 0.0, 5.0, " 1/s")
+        check_range("max_speed_change_mps2", self.max_speed_change_mps2, 0.05, 10.0, " m/s^2")
+        check_range("normal_adjustment_m", self.normal_adjustment_m, 0.0, 0.5, " m")
+        check_range("max_forward_step_per_leg", self.max_forward_step_per_leg, 0.3, 2.0)
+        check_range("max_backward_step_per_leg", self.max_backward_step_per_leg, 0.2, 2.0)
+        check_range("rail_support_frac", self.rail_support_frac, 0.0, 0.9)
+        check_range("rail_recovery_m", self.rail_recovery_m, 0.0, 2.0, " m")
+        check_range("lanyard_reach_frac", self.lanyard_reach_frac, 0.1, 1.0)
+        check_range("max_push_bw", self.max_push_bw, 0.0, 1.0)
+        if self.preferred_speed_mps is not None:
+            check_range("preferred_speed_mps", self.preferred_speed_mps, 0.1, 3.0, " m/s")
+
+    @property
+    def leg_length_m(self) -> float:
+        """Leg length from stature (0.53 x height, walker-biomechanics.md [M])."""
+        return leg_length_from_height_m(self.height_m)
+
+    @property
+    def omega0_per_s(self) -> float:
+        """Eigenfrequency of the inverted pendulum, sqrt(g / l) (Hof 2005 [C])."""
+        return math.sqrt(STANDARD_GRAVITY_MPS2 / self.leg_length_m)
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerEvent:
+    """Something the walker did (the engine turns these into run events)."""
+
+    t_s: float
+    kind: str
+    detail: str
+
+
+class Walker:
+    """A walker on one treadmill, stepped by the engine at each foot contact.
+
+    The walker reads ground truth from the simulated treadmill (a person
+    feels the real belt) and writes its forces and speed back through the
+    treadmill's walker inputs; controllers never see any of it. The belt
+    runs in its normal direction (a walker on a belt that reverses under it
+    is not modelled).
+    """
+
+    def __init__(self, params: WalkerParams, running_length_m: float, self_propelled: bool,
+                 physics_dt_s: float, record_period_s: float) -> None:
+        self.params = params
+        self.running_length_m = running_length_m
+        self.self_propelled = (self_propelled if params.self_propelled is None
+                               else params.self_propelled)
+        self.dt_s = physics_dt_s
+        self.record_period_s = record_period_s
+        self.backward = walks_backward(params.facing, BeltDirection.FORWARD)
+        leg = params.leg_length_m
+        self.max_step_m = leg * (params.max_backward_step_per_leg if self.backward
+                                 else params.max_forward_step_per_leg)
+        self.walk_run_mps = gait_at(0.5, params.facing, 0.0, params.gait, leg).walk_run_speed_mps
+        self.preferred_pos_m = params.preferred_position_frac * running_length_m
+        default_speed = 0.9 if self.backward else 1.2  # [U] comfortable speeds on a manual belt
+        self.preferred_speed_mps = params.preferred_speed_mps or default_speed
+        self.state = WalkerState.ON_RAILS
+        self.events: list[WalkerEvent] = []
+        self.fell = False
+        self._speed_mps = 0.0  # u: relative to the belt, towards the console
+        self._next_contact_s = 0.0
+        self._plan_mps = 0.0  # belt speed the walker plans for, at its last contact
+        self._plan_accel_mps2 = 0.0  # and how fast it expects that speed to change
+        self._eps_m = 0.0  # divergent-motion error: how far the base is off where it should be
+        self._push_n = 0.0
+        self._last_t_s = 0.0
+        self._left_next = True
+        self._step_m = 0.0
+        self._holding = params.holds_handrails
+        self._saturated = False
+        self._lanyard_out = False
+        self._last_travel_m = 0.0
+
+    # --- what the engine calls ------------------------------------------------------------
+    def start(self, treadmill) -> float:
+        """Before the run: the walker stands on the side rails. Returns when to act first."""
+        self._off_belt(treadmill, WalkerState.ON_RAILS)
+        return self.params.step_on_at_s
+
+    def _off_belt(self, treadmill, state: WalkerState) -> None:
+        vo2 = math.nan if state is WalkerState.OFF_REAR else self._standing_vo2(0.0)
+        treadmill.set_walker_step(0.0, np.zeros(1), np.zeros(1), state, vo2)
+        treadmill.remove_walker()
+
+    def _standing_vo2(self, incline_pct: float) -> float:
+        grade = max(min(incline_pct, 45.0), -40.0)  # the LCDA equation's range
+        return metabolic_rate(0.0, grade, self.params.facing, self.params.mass_kg).vo2_ml_kg_min
+
+    def act(self, now_s: float, treadmill) -> float | None:
+        """One foot contact (or balance check). Returns the time to the next, or None when done."""
+        if self.state is WalkerState.ON_RAILS:
+            if now_s >= self.params.step_off_at_s:
+                return None
+            return self._step_on(now_s, treadmill)
+        if self.state is WalkerState.OFF_REAR:
+            return None
+        pos_m = treadmill.truth_walker_pos_m()
+        key_lost = not treadmill.read().key_present
+        if self.params.lanyard and key_lost and not self._lanyard_out:
+            self._lanyard_out = True
+            if pos_m >= self._lanyard_reach_m() - 0.05:
+                self._event(now_s, "lanyard_pull",
+                            f"the lanyard pulled the key out at {pos_m:.2f} m from the front")
+        if pos_m > self.running_length_m:
+            return self._leave_over_rear(now_s, treadmill, pos_m)
+        if self.state is WalkerState.FALLEN:
+            return self._lie(now_s, treadmill)
+        if now_s >= self.params.step_off_at_s:
+            self._event(now_s, "step_off", "the walker steps back onto the side rails")
+            self.state = WalkerState.ON_RAILS
+            self._off_belt(treadmill, WalkerState.ON_RAILS)
+            return None
+        return self._contact(now_s, treadmill, pos_m)
+
+    def trip(self, now_s: float, error_m: float) -> str:
+        """A misplaced foot (fault injection): the body is off its base by ``error_m``."""
+        if self.state not in (WalkerState.STANDING, WalkerState.WALKING, WalkerState.STUMBLING):
+            return "no effect: the walker is not on its feet"
+        self._eps_m += error_m
+        return f"the walker misplaces a foot: balance error {error_m:+.2f} m"
+
+    # --- the pieces ------------------------------------------------------------------------
+    def _lanyard_reach_m(self) -> float:
+        return self.params.lanyard_reach_frac * self.running_length_m
+
+    def _event(self, t_s: float, kind: str, detail: str) -> None:
+        self.events.append(WalkerEvent(t_s, kind, detail))
+
+    def _step_on(self, now_s: float, treadmill) -> float:
+        reach = self._lanyard_reach_m() if self.params.lanyard else math.nan
+        treadmill.place_walker(self.preferred_pos_m, reach)
+        belt = treadmill.truth_belt_speed_mps()
+        self._plan_mps = 0.0  # stepping off the still rails onto the belt
+        self._plan_accel_mps2 = 0.0
+        self._eps_m = 0.0
+        self._last_t_s = now_s
+        self._last_travel_m = treadmill.truth_belt_travel_m()
+        self.state = WalkerState.STANDING
+        self._event(now_s, "step_on", f"the walker steps onto the belt moving at {belt:.2f} m/s")
+        return self._contact(now_s, treadmill, self.preferred_pos_m)
+
+    def _felt_belt_speed(self, treadmill, until_s: float, window_s: float) -> float:
+        """Mean belt speed over ``window_s`` ending at ``until_s`` (what the feet felt)."""
+        trace = treadmill.trace()
+        if len(trace) == 0:
+            return treadmill.truth_belt_speed_mps()
+        t = trace["t_s"]
+        hi = int(np.searchsorted(t, until_s + 1e-9))
+        lo = int(np.searchsorted(t, until_s - window_s + 1e-9))
+        if hi <= lo:
+            return float(trace["belt_speed_mps"][max(min(hi, len(trace)) - 1, 0)])
+        return float(np.mean(trace["belt_speed_mps"][lo:hi]))
+
+    def _advance_balance(self, treadmill, since_s: float, now_s: float) -> tuple[float, float]:
+        """Grow the balance error over the last interval from the belt the walker did not
+        plan for; returns (error now, error that was perceivable by now - delay)."""
+        omega = self.params.omega0_per_s
+        ankle = self.params.ankle_cop_m
+        trace = treadmill.trace()
+        t = trace["t_s"]
+        lo = int(np.searchsorted(t, since_s + 1e-9))
+        hi = int(np.searchsorted(t, now_s + 1e-9))
+        eps = self._eps_m
+        perceived = eps
+        cutoff = now_s - self.params.reaction_delay_s
+        previous_t = since_s
+        for row in range(lo, hi):
+            dt = float(t[row]) - previous_t
+            previous_t = float(t[row])
+            excess = eps - math.copysign(min(abs(eps), ankle), eps)
+            planned = self._plan_mps + self._plan_accel_mps2 * (previous_t - since_s)
+            deviation = float(trace["belt_speed_mps"][row]) - planned
+            eps += excess * math.expm1(omega * dt) + deviation * dt
+            if previous_t <= cutoff:
+                perceived = eps
+        # What was perceived has grown since, as the walker's own model predicts.
+        lag = min(self.params.reaction_delay_s, now_s - since_s)
+        excess = perceived - math.copysign(min(abs(perceived), ankle), perceived)
+        perceived += excess * math.expm1(omega * lag)
+        return eps, perceived
+
+    def _contact(self, now_s: float, treadmill, pos_m: float) -> float:
+        p = self.params
+        interval = now_s - self._last_t_s
+        eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s)
+        # The belt as felt over the last reaction time and the one before, seen after the
+        # delay; a ramp that has been perceived is extrapolated, not suffered, while the
+        # ripple of the walker's own foot strikes stays below notice.
+        window_s = p.reaction_delay_s
+        seen_s = now_s - p.reaction_delay_s
+        felt = self._felt_belt_speed(treadmill, seen_s, window_s)
+        before = self._felt_belt_speed(treadmill, seen_s - window_s, window_s)
+        accel = min(max((felt - before) / window_s, -MAX_PLANNED_ACCEL_MPS2),
+                    MAX_PLANNED_ACCEL_MPS2)
+        if abs(accel) < UNNOTICED_ACCEL_MPS2:
+            accel = 0.0
+        new_plan = max(felt + accel * (p.reaction_delay_s + 0.5 * window_s), 0.0)
+        old_plan = self._plan_mps + self._plan_accel_mps2 * interval
+        # Adopting a new belt speed moves the needed foot placement by dv / omega0 (Hof 2008).
+        perceived += (new_plan - old_plan) / p.omega0_per_s
+        eps += (new_plan - old_plan) / p.omega0_per_s
+        self._plan_mps = new_plan
+        self._plan_accel_mps2 = accel
+        treadmill.set_walker_balance(eps)
+
+        walking = abs(new_plan) >= STANDING_BELOW_MPS or self.self_propelled
+        reserve_m = self._reserve_m(perceived)
+        rails_m = p.rail_recovery_m if (self._holding or p.grabs_rails_on_stumble) else 0.0
+        capacity_m = 2.0 * reserve_m + rails_m
+        if abs(perceived) > capacity_m:
+            return self._fall(now_s, treadmill, perceived, capacity_m)
+        if abs(perceived) > p.normal_adjustment_m:
+            if not self._holding and p.grabs_rails_on_stumble:
+                self._holding = True
+                self._event(now_s, "rail_grab", "the walker grabs the handrails")
+            reach_m = reserve_m + (p.rail_recovery_m if self._holding else 0.0)
+            correction = math.copysign(min(abs(perceived), reach_m), perceived)
+            self.state = WalkerState.STUMBLING
+            self._event(now_s, "stumble",
+                        f"a recovery step of {abs(correction):.2f} m for a balance error of"
+                        f" {abs(perceived):.2f} m")
+        else:
+            correction = perceived
+            self.state = WalkerState.WALKING if walking else WalkerState.STANDING
+        self._eps_m = eps - correction
+
+        # Speed for the next step: hold the place on the deck, within what a walker can do.
+        ahead_s = 0.5 * max(interval, p.reaction_delay_s)  # to the middle of the next step
+        target = (self.preferred_speed_mps if self.self_propelled
+                  else new_plan + self._plan_accel_mps2 * ahead_s)
+        target += p.position_gain_per_s * (pos_m - self.preferred_pos_m)
+        cap = 0.995 * self.walk_run_mps
+        if target > cap and not self._saturated:
+            self._saturated = True
+            self._event(now_s, "walk_run_limit",
+                        f"the belt asks for {target:.2f} m/s; this walker does not run and walks"
+                        f" at most {cap:.2f} m/s, so it drifts back")
+        elif target < 0.9 * cap:
+            self._saturated = False
+        step_interval = max(interval, p.reaction_delay_s)
+        urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
+        max_change = urgency * p.max_speed_change_mps2 * step_interval
+        speed = min(max(target, self._speed_mps - max_change, 0.0), self._speed_mps + max_change, cap)
+        if not walking:
+            speed = 0.0
+        self._speed_mps = speed
+        if self.self_propelled:
+            self._regulate_push(treadmill, interval)
+        self._last_t_s = now_s
+        duration_s = self._play_step(now_s, treadmill, speed, walking)
+        self._next_contact_s = now_s + duration_s
+        return min(duration_s, p.reaction_delay_s)
+
+    def _check(self, now_s: float, treadmill, pos_m: float) -> float:
+        """Between contacts: step early if an error the ankle cannot hold has been felt."""
+        eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s)
+        treadmill.set_walker_balance(eps)
+        if abs(perceived) > self.params.ankle_cop_m:
+            return self._contact(now_s, treadmill, pos_m)
+        return min(self._next_contact_s - now_s, self.params.reaction_delay_s)
+
+    def _reserve_m(self, error_m: float) -> float:
+        """How far one step can move the foot to correct an error of this sign."""
+        if error_m >= 0.0:
+            return max(self.max_step_m - self._step_m, 0.05)  # a longer step
+        return max(self._step_m, 0.15)  # a shorter step, or a step back  [U]
+
+    def _regulate_push(self, treadmill, interval_s: float) -> None:
+        """On a belt with no motor, push it to the walking speed (step by step)."""
+        travel = treadmill.truth_belt_travel_m()
+        belt_mps = (travel - self._last_travel_m) / interval_s if interval_s > 0 else 0.0
+        self._last_travel_m = travel
+        weight_n = self.params.mass_kg * STANDARD_GRAVITY_MPS2
+        error = self._speed_mps - belt_mps
+        self._push_n = min(max(self._push_n + 0.5 * weight_n * error, 0.0),
+                           self.params.max_push_bw * weight_n)
+
+    def _play_step(self, now_s: float, treadmill, speed: float, walking: bool) -> float:
+        """Hand the plant this step's forces: the gait's, the push on a belt without a
+        motor, and part of the weight taken by the rails. The body's own changes of
+        speed over the ground are small and are not fed to the belt."""
+        p = self.params
+        incline = treadmill.truth_incline_pct()
+        mass = p.mass_kg
+        weight_n = mass * STANDARD_GRAVITY_MPS2
+        theta = math.atan(incline / 100.0)
+        unload = 1.0 - (p.rail_support_frac if self._holding else 0.0)
+        push = self._push_n
+        if walking and speed > 0.05:
+            gait = gait_at(speed, p.facing, incline, p.gait, p.leg_length_m)
+            n = max(1, round(gait.step_time_s / self.dt_s))
+            offset = 0.0 if self._left_next else 0.5 * gait.stride_time_s
+            self._left_next = not self._left_next
+            forces = foot_forces(offset + np.arange(n) * self.dt_s, gait, mass)
+            normal = forces.total_normal_n * unload
+            fore_aft = forces.total_fore_aft_n + push
+            self._step_m = gait.step_length_m
+            duration = n * self.dt_s
+            rate = metabolic_rate(speed, incline, p.facing, mass, gait_params=p.gait,
+                                  leg_length_m=p.leg_length_m, running=False)
+            vo2 = rate.vo2_ml_kg_min
+        else:
+            n = max(1, round(STANDING_CHECK_S / self.dt_s))
+            normal = np.full(n, weight_n * math.cos(theta) * unload)
+            fore_aft = np.full(n, weight_n * math.sin(theta) + push)
+            self._step_m = 0.0
+            duration = n * self.dt_s
+            vo2 = self._standing_vo2(incline)
+        if self._push_n > 0.0:
+            vo2 += w_per_kg_to_vo2_ml_kg_min(
+                self._push_n * speed / (PUSH_EFFICIENCY * mass))
+        treadmill.set_walker_step(speed, fore_aft, normal, self.state, vo2)
+        return duration
+
+    def _fall(self, now_s: float, treadmill, error_m: float, capacity_m: float) -> float:
+        self.state = WalkerState.FALLEN
+        self.fell = True
+        self._event(now_s, "fall",
+                    f"balance error {abs(error_m):.2f} m beyond the {capacity_m:.2f} m two"
+                    " recovery steps could reach")
+        if self.params.lanyard and treadmill.read().key_present:
+            treadmill.set_key_present(False)
+            self._lanyard_out = True
+            self._event(now_s, "lanyard_pull", "the falling walker pulls the key out")
+        return self._lie(now_s, treadmill)
+
+    def _lie(self, now_s: float, treadmill) -> float:
+        """Lying on the belt: the whole weight on the deck, carried along with the belt."""
+        n = max(1, round(STANDING_CHECK_S / self.dt_s))
+        weight_n = self.params.mass_kg * STANDARD_GRAVITY_MPS2
+        theta = math.atan(treadmill.truth_incline_pct() / 100.0)
+        treadmill.set_walker_step(0.0, np.full(n, weight_n * math.sin(theta)),
+                                  np.full(n, weight_n * math.cos(theta)), WalkerState.FALLEN,
+                                  REST_VO2_ML_KG_MIN)
+        return n * self.dt_s
+
+    def _leave_over_rear(self, now_s: float, treadmill, pos_m: float) -> None:
+        if not self.fell:
+            self.fell = True
+            self._event(now_s, "fall", "the walker drifted off the rear of the deck")
+        self._event(now_s, "off_rear", f"the walker left the deck over the rear edge ({pos_m:.2f} m)")
+        self.state = WalkerState.OFF_REAR
+        self._off_belt(treadmill, WalkerState.OFF_REAR)
+        return None
