@@ -12,8 +12,10 @@ quantities (force constant, equivalent masses, tach pitch) from the raw part
 parameters itself.
 
 Scope: the belt stays locked to the drive roller (no slip), nobody is on the
-belt, the board runs in normal mode with no stop latched, and the DC bus is
-held at its supply voltage. Within that scope the physics is the twin's:
+belt, the board runs in normal mode with no stop latched (no key-out, trip or
+dynamic brake), and the DC bus is held at its supply voltage (the belt never
+drives the motor past the bus, so there is no regeneration). Within that
+scope the physics is the twin's:
 
 state ``x = [i, v, trim, T, s]``
 
@@ -28,14 +30,17 @@ state ``x = [i, v, trim, T, s]``
   ``F_c`` above 15 mm/s and only lets the belt creep at about a millimetre
   per second while the armature current builds up from rest;
 - ``trim``: the board's integral trim on the tach speed error,
-  ``d trim/dt = g (ref - tach)``, frozen while ramping or while the
-  converter saturates in the direction of the error, clamped to its limit;
+  ``d trim/dt = g (ref - tach)``, frozen while ramping, while the converter
+  saturates in the direction of the error or while the tach has no reading
+  (no two pulses yet, or timed out) or a stale one (no pulse for twice the
+  last pulse period), clamped to its limit;
 - ``T``: winding temperature, ``tau dT/dt = T_amb + R(T) i^2 R_th - T``;
 - ``s``: drive-roller surface travel, for the tach.
 
 The board: the speed command is latched every ``command_update_period_s``,
 clipped to the machine's speed range and quantised; the reference ramps to
-it at ``accel``/``decel`` (a continuous ramp); the armature voltage is
+it at ``accel``/``decel`` (a continuous ramp, where the twin moves it once per
+physics step); the armature voltage is
 ``k ref + ir_comp i + trim``, clipped by the current limit
 (``emf +/- R I_lim``) and by the converter's range (``0 .. duty_max *
 bus`` for a one- or two-quadrant converter). A one-quadrant converter
@@ -45,7 +50,12 @@ when the voltage rises above the back-EMF again). The tach pulses every
 ``2 pi r / pulses_per_turn`` of roller travel (exact crossing times from
 solve_ivp's event location) and the board's estimate is
 ``pitch / max(last - previous, now - last)``, zero before two pulses or
-after the timeout, as on the board.
+after the timeout, as on the board; pulses found inside a tick count from
+the instant they happen (each one ends an integration piece).
+
+The board is off until the first command is latched, and goes idle (trim
+reset) once target and reference are zero and the belt is below the stop
+threshold; both are decided at the start of each piece.
 """
 
 from __future__ import annotations
@@ -216,9 +226,14 @@ def board_voltage(t: float, x, p: PlantParams, u: BoardInputs):
     v_max = p.duty_max * p.bus_v
     volts = min(max(volts, -v_max if p.quadrants == 4 else 0.0), v_max)
     direction = (ref > 0.0) - (ref < 0.0)
-    error = ref - direction * tach_speed(t, p, u)
+    tach = tach_speed(t, p, u)
+    error = ref - direction * tach
+    # Anti-windup: no trimming while ramping, while the converter saturates in the
+    # error's direction, or while the tach has no reading or a stale one (no pulse
+    # for twice the last pulse period).
+    blind = tach == 0.0 or not (t - u.last_pulse_s < 2.0 * (u.last_pulse_s - u.previous_pulse_s))
     frozen = (ref != u.target_mps or (volts < want and error > 0.0)
-              or (volts > want and error < 0.0))
+              or (volts > want and error < 0.0) or blind)
     dtrim = 0.0 if frozen else p.trim_gain_v_per_m * error
     if (trim >= p.trim_limit_v and dtrim > 0.0) or (trim <= -p.trim_limit_v and dtrim < 0.0):
         dtrim = 0.0
@@ -301,6 +316,7 @@ class ReferencePlant:
         nfev = 0
         out = np.empty((n_ticks, 8))
         command = Command()
+        stalled = 0
 
         def pulse_event(t, y, *args):
             return y[POS] - next_pulse_pos
@@ -337,15 +353,10 @@ class ReferencePlant:
                 elif abs(x[V]) < p.stop_speed_mps and u.enabled:
                     u.enabled = False
                     x[TRIM] = 0.0
-                # converter: a blocked diode releases when the voltage exceeds the back-EMF
-                if _diode_can_block(p, u):
-                    if x[I] <= 0.0:
-                        x[I] = 0.0
-                        volts, _ = board_voltage(t, x, p, u)
-                        u.blocked = volts - p.k_v_per_mps * x[V] <= _EVENT_HAIR_V
-                    else:
-                        u.blocked = False
-                else:
+                # Converter: the diode state changes only at its events (current down to
+                # zero; voltage up past the back-EMF); a converter that can reverse the
+                # current has no such state.
+                if not _diode_can_block(p, u):
                     u.blocked = False
                 events = [pulse_event]
                 if _diode_can_block(p, u):
@@ -370,8 +381,9 @@ class ReferencePlant:
                     else:
                         x[I] = 0.0
                         u.blocked = True
-                    if t_new <= t:  # guard against an event at the very start
-                        t_new = math.nextafter(t, math.inf)
+                    stalled = stalled + 1 if t_new <= t else 0
+                    if stalled > 3:
+                        raise RuntimeError(f"events keep firing at t = {t!r} s without progress")
                 t = t_new
             volts, _ = board_voltage(t_tick_end, x, p, u)  # what the board applies
             out[k] = (t_tick_end, x[V], x[I], volts, reference_speed(t_tick_end, p, u),

@@ -51,8 +51,9 @@ def test_motor_and_inertia_step_response_matches_the_analytic_solution():
     expected = v_ss * (1 + (l2 * np.exp(l1 * t) - l1 * np.exp(l2 * t)) / (l1 - l2))
     assert np.max(np.abs(trace["belt_speed_mps"] - expected.real)) < 1e-4 * v_ss
     # The current too: i = (m v' + b v) / k.
-    i_ss = viscous * v_ss / k
-    assert at(trace, 3.0)["motor_current_a"] == pytest.approx(i_ss, rel=1e-3)
+    accel = v_ss * l1 * l2 * (np.exp(l1 * t) - np.exp(l2 * t)) / (l1 - l2)
+    current = (mass * accel.real + viscous * expected.real) / k
+    assert np.max(np.abs(trace["motor_current_a"] - current)) < 1e-3 * np.max(current)
 
 
 def test_steady_speed_under_constant_load():
@@ -82,7 +83,7 @@ def test_steady_speed_under_constant_load():
 def test_coast_down_against_friction_matches_the_analytic_solution():
     machine = preset("home-motorized")
     pull_s = 15.0
-    trace = run_program(machine, [Setpoint(0.0, 2.0)], duration_s=30.0,
+    trace = run_program(machine, [Setpoint(0.0, 2.0)], duration_s=70.0,
                         faults=(FaultSpec(FaultKind.LANYARD_PULL, pull_s),)).trace
     mass, viscous, _, _ = _lumped(machine)
     dry_n = machine.belt.drive_coulomb_n + machine.belt.deck_drag_empty_n
@@ -139,7 +140,7 @@ def test_energy_balances_with_a_walker_force_and_belt_slip():
 def test_manual_machine_is_moved_by_the_walker_against_its_brake():
     machine = preset("manual-flat")
     treadmill = SimulatedTreadmill(machine, 40.0)
-    push_n = 200.0  # more than the 155 N of dry friction under a 700 N walker
+    push_n = 120.0  # more than the dry friction under a 700 N walker
     treadmill.set_walker_loads(force_n=push_n, load_n=700.0)
     trace = hold(treadmill, Command(resistance_level=0.5), 40.0)
     belt, brake = machine.belt, machine.brake
@@ -207,14 +208,18 @@ def test_back_driven_single_quadrant_motor_charges_the_bus_through_its_diodes():
     # exceeds the bus, current flows into it and, with no brake resistor,
     # the bus climbs past its trip (the damage the source articles warn of).
     machine = preset("home-motorized")
-    treadmill = SimulatedTreadmill(machine, 20.0)
+    treadmill = SimulatedTreadmill(machine, 40.0)
     treadmill.set_walker_loads(force_n=400.0, load_n=0.0)
-    trace = hold(treadmill, Command(), 20.0)
+    trace = hold(treadmill, Command(), 40.0)
     emf_exceeds_bus_mps = machine.drive.bus_supply_v / machine.force_constant_n_per_a
     fast = trace["belt_speed_mps"] > emf_exceeds_bus_mps
     assert fast.any()
     assert np.all(trace["motor_current_a"][~fast] == 0.0)  # below the bus, nothing conducts
-    assert np.min(trace["motor_current_a"][fast]) < -0.05  # above it, current flows back
+    fast_rows = trace[fast]
+    assert np.all(fast_rows["motor_current_a"] < 0.0)  # above it, current flows back
+    # The diode ties the bus to the back-EMF: the capacitor charges as the belt speeds up.
+    emf = machine.force_constant_n_per_a * fast_rows["drive_speed_mps"]
+    assert np.allclose(fast_rows["bus_voltage_v"], emf, rtol=0.01)
     assert np.max(trace["bus_voltage_v"]) > machine.drive.overvoltage_trip_v
     assert trace["faults"][-1] & Fault.OVERVOLTAGE
     assert residual_pct(trace) < 0.5

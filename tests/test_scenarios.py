@@ -66,8 +66,11 @@ def test_a_valid_scenario_parses_with_units_converted():
         ("\n[[faults]]\nat_s = 5\nkind = 'meteor'\n", "faults[0].kind", "allowed: lanyard_pull"),
         ("\n[[faults]]\nat_s = 50\nkind = 'stop_button'\n", "faults[0].at_s", "0..20"),
         ("\n[[criteria]]\nkind = 'stops_within'\n", "criteria[0].limit", "required"),
-        ("\n[[criteria]]\nkind = 'no_fall'\n", "criteria[0].kind", "needs a walker"),
-        ("\n[walker]\nmass_kg = 70\n", "walker", "no walker"),
+        ("\n[[criteria]]\nkind = 'no_fall'\n", "criteria[0].kind", "needs a [walker] table"),
+        ("\n[walker]\nmass_kg = 500\n", "walker.mass_kg", "20..300"),
+        ("\n[walker]\nfacing = 'sideways'\n", "walker.facing", "allowed: console, rear"),
+        ("\n[walker]\nlanyard = 'yes'\n", "walker.lanyard", "true or false"),
+        ("\n[walker]\nwings = 2\n", "walker.wings", "unknown key"),
         ("\n[engine]\ncontrol_period_s = 0.0015\n", "engine.control_period_s", "whole multiple"),
         ("\n[machine.drive]\naccel_mps2 = -1\n", "machine.drive.accel_mps2", "outside"),
         ("\n[machine.drive]\nspeed = 3\n", "machine.drive.speed", "unknown key"),
@@ -114,7 +117,8 @@ def test_cli_run_writes_the_contract_outputs(tmp_path):
     scenario = tmp_path / "s.toml"
     scenario.write_text(BASE + '\n[[faults]]\nat_s = 12\nkind = "lanyard_pull"\n'
                         '\n[[criteria]]\nkind = "stops_within"\nlimit = 8\n'
-                        '\n[[criteria]]\nkind = "energy_balance"\n')
+                        '\n[[criteria]]\nkind = "energy_balance"\n'
+                        '\n[walker]\nmass_kg = 70\nfacing = "rear"\n')
     out = tmp_path / "out"
     assert main(["run", str(scenario), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -134,7 +138,7 @@ def test_cli_run_writes_the_contract_outputs(tmp_path):
     assert len(rows) == 2000  # 20 s at 100 Hz
     assert rows[-1]["safety_state"] == "key_out"
     assert rows[0]["safety_state"] == "ok"
-    assert rows[0]["walker_pos_m"] == "" and rows[0]["walker_state"] == "none"
+    assert rows[0]["walker_state"] == "standing" and float(rows[0]["walker_pos_m"]) > 0
     assert (out / "plot.png").stat().st_size > 10_000
     assert "PASS" in (out / "report.html").read_text()
 

@@ -51,7 +51,7 @@ def test_speed_estimate_decays_after_the_last_pulse_and_reads_zero_after_the_tim
     machine = preset("home-motorized")
     timeout_s = machine.sensors.tach_timeout_s
     pitch = machine.belt.roller_circumference_m
-    trace = run_program(machine, [Setpoint(0, 1.0)], 30.0,
+    trace = run_program(machine, [Setpoint(0, 1.0)], 60.0,
                         faults=(FaultSpec(FaultKind.LANYARD_PULL, 10.0),)).trace
     stopped_at = trace["t_s"][(trace["t_s"] > 10.0) & (trace["belt_speed_mps"] == 0.0)][0]
     last_pulse_row = np.flatnonzero(np.diff(trace["tach_pulse_count"]) > 0)[-1] + 1
@@ -61,7 +61,7 @@ def test_speed_estimate_decays_after_the_last_pulse_and_reads_zero_after_the_tim
     # Held, then capped by the time since the last pulse: pitch / (t - t_last).
     expected = np.minimum(held, pitch / (later["t_s"] - last_pulse_s))
     assert np.allclose(later["belt_speed_meas_mps"], expected, rtol=0.02)
-    assert later["belt_speed_meas_mps"][-1] < 0.5 * held
+    assert later["belt_speed_meas_mps"][-1] < held  # it decays rather than hold the old value
     assert np.all(trace["belt_speed_meas_mps"][trace["t_s"] > last_pulse_s + timeout_s + 0.02] == 0)
     assert stopped_at < last_pulse_s + timeout_s + 5.0
 
@@ -88,19 +88,19 @@ def test_board_quantises_the_pwm_speed_command():
 
 def test_key_pull_latches_until_reset_with_the_key_back():
     machine = preset("home-motorized")
-    treadmill = SimulatedTreadmill(machine, 40.0)
+    treadmill = SimulatedTreadmill(machine, 90.0)
     hold(treadmill, Command(belt_speed_mps=1.0, incline_pct=4.0), 8.0)
     treadmill.set_key_present(False)
-    trace = hold(treadmill, Command(belt_speed_mps=1.0, incline_pct=8.0), 16.0)
+    trace = hold(treadmill, Command(belt_speed_mps=1.0, incline_pct=8.0), 50.0)
     assert trace["faults"][-1] & Fault.KEY_OUT
     assert trace["belt_speed_mps"][-1] == 0.0
     lift_at_pull = at(trace, 8.0)["incline_pct"]
     assert trace["incline_pct"][-1] == pytest.approx(lift_at_pull)  # lift power is cut too
     treadmill.set_key_present(True)
-    trace = hold(treadmill, Command(belt_speed_mps=1.0), 22.0)
+    trace = hold(treadmill, Command(belt_speed_mps=1.0), 56.0)
     assert trace["belt_speed_mps"][-1] == 0.0  # key back, but still latched
     treadmill.write(Command(belt_speed_mps=1.0, reset=True))
-    trace = hold(treadmill, Command(belt_speed_mps=1.0), 35.0)
+    trace = hold(treadmill, Command(belt_speed_mps=1.0), 80.0)
     assert trace["faults"][-1] == 0
     assert trace["belt_speed_mps"][-1] == pytest.approx(1.0, rel=0.02)
 
@@ -172,5 +172,7 @@ def test_tach_dropout_leaves_the_board_blind():
     late = trace[trace["t_s"] > 10.0 + machine.sensors.tach_timeout_s + 0.1]
     assert np.all(late["belt_speed_meas_mps"] == 0.0)
     assert np.all(np.diff(late["tach_pulse_count"]) == 0)
-    # The board's trim winds up against a speed it cannot see: the belt runs fast.
-    assert late["belt_speed_mps"][-1] > 1.2
+    # The board stops trimming on a speed it cannot see and holds its last voltage: the
+    # belt runs on at about the same speed, and nothing on the board notices.
+    assert late["belt_speed_mps"][-1] == pytest.approx(at(trace, 10.0)["belt_speed_mps"], rel=0.05)
+    assert late["faults"][-1] == 0

@@ -38,7 +38,7 @@ PART_TABLES = ("motor", "belt", "drive", "brake", "incline", "sensors")
 WALKER_KEYS = ("mass_kg", "height_m", "facing", "lanyard", "holds_handrails")
 #: Further walker keys (numbers) beyond the contract's, with their units for messages.
 WALKER_NUMBER_KEYS = {
-    "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "",
+    "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "", "normal_adjustment_m": "m",
     "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
     "max_push_bw": "",
 }

@@ -122,6 +122,8 @@ INPUT_DTYPE = np.dtype(
         ("walker_vo2_ml_kg_min", "f8"),  # metabolic rate, for the trace
         ("walker_balance_error_m", "f8"),  # extrapolated centre of mass off its base, for the trace
         ("lanyard_reach_m", "f8"),  # walker position at which the key pulls out; NaN: no lanyard
+        ("walker_push_n", "f8"),  # push on a belt without a motor, at standstill
+        ("walker_push_speed_mps", "f8"),  # belt speed at which that push falls to zero
     ]
 )
 

@@ -260,7 +260,11 @@ def _terminal(s, p, r_ohm, h):
         saturated_up = volts < want and error > 0.0
         saturated_down = volts > want and error < 0.0
         ramping = s.board_ref_mps != s.board_target_mps
-        if not (saturated_up or saturated_down or ramping):  # anti-windup
+        # No valid reading, or one gone stale (no pulse for twice the last period: a
+        # stopping belt or a dead tach, the board cannot tell): nothing to trim on.
+        period = s.tach_last_pulse_s - s.tach_previous_pulse_s
+        blind = tach_mps == 0.0 or not (s.t_s - s.tach_last_pulse_s < 2.0 * period)
+        if not (saturated_up or saturated_down or ramping or blind):  # anti-windup
             trim = s.board_trim_v + p.tach_trim_gain_v_per_m * error * h
             s.board_trim_v = min(max(trim, -p.tach_trim_limit_v), p.tach_trim_limit_v)
         if p.quadrants == 1:
@@ -290,6 +294,10 @@ def _walker_forces(s, u, profile):
     """The walker's fore-aft force on the belt and vertical load for this step."""
     force = u.walker_force_n
     load = u.walker_load_n
+    if u.walker_present and u.walker_push_n > 0.0:
+        # A person pushing a belt has a force-velocity curve: full push at rest, none at
+        # the speed their legs cannot keep up with.
+        force += u.walker_push_n * max(0.0, 1.0 - s.belt_speed_mps / u.walker_push_speed_mps)
     if u.walker_present and u.walker_profile_len > 0:
         row = s.step - u.walker_profile_start_step
         row = min(max(row, 0), u.walker_profile_len - 1)  # hold the ends
@@ -303,7 +311,8 @@ def _walker_motion(s, p, u, int_vb, h):
     """The walker's place on the deck, and the lanyard pulling the key out."""
     if not u.walker_present:
         return
-    s.walker_pos_m += int_vb - u.walker_speed_mps * h
+    # The console stops a walker who walks faster than the belt.
+    s.walker_pos_m = max(s.walker_pos_m + int_vb - u.walker_speed_mps * h, 0.0)
     if s.walker_pos_m > u.lanyard_reach_m:  # False while the reach is NaN
         u.key_present = 0
 

@@ -188,6 +188,14 @@ class SimulatedTreadmill:
         u["lanyard_reach_m"] = lanyard_reach_m
         self._sample = None
 
+    def set_walker_push(self, push_n: float, speed_mps: float) -> None:
+        """Push on a belt without a motor: ``push_n`` at rest, falling linearly to zero at
+        belt speed ``speed_mps`` (a person's force-velocity curve)."""
+        u = self._inputs[0]
+        u["walker_push_n"] = push_n
+        u["walker_push_speed_mps"] = speed_mps
+        self._sample = None
+
     def set_walker_balance(self, error_m: float) -> None:
         """The walker's balance error (extrapolated centre of mass off its base), for the trace."""
         self._inputs[0]["walker_balance_error_m"] = error_m
@@ -198,6 +206,7 @@ class SimulatedTreadmill:
         u["walker_present"] = 0
         u["walker_profile_len"] = 0
         u["walker_speed_mps"] = 0.0
+        u["walker_push_n"] = 0.0
         self._state[0]["walker_pos_m"] = math.nan
         self._sample = None
 
