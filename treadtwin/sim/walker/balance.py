@@ -78,6 +78,8 @@ MAX_PLANNED_ACCEL_MPS2 = 2.0
 PUSH_GAIN_PER_M = 0.2
 #: The push falls to zero at this multiple of the preferred speed [U].
 PUSH_ZERO_SPEED_FACTOR = 2.0
+#: Step force profiles kept (speeds to the centimetre per second, grades to 0.1 %).
+STEP_CACHE_SIZE = 512
 #: A stumbling walker changes its walking speed this many times faster [U].
 RECOVERY_SPEED_CHANGE_FACTOR = 3.0
 #: Belt accelerations smaller than this go unnoticed [U].
@@ -215,6 +217,7 @@ class Walker:
         self._plan_accel_mps2 = 0.0  # and how fast it expects that speed to change
         self._eps_m = 0.0  # divergent-motion error: how far the base is off where it should be
         self._push_n = 0.0
+        self._step_cache: dict = {}
         self._last_t_s = 0.0
         self._left_next = True
         self._step_m = 0.0
@@ -427,6 +430,27 @@ class Walker:
                                0.0), self.params.max_push_bw * weight_n)
         treadmill.set_walker_push(self._push_n, PUSH_ZERO_SPEED_FACTOR * self.preferred_speed_mps)
 
+    def _step_forces(self, speed_mps: float, incline_pct: float, left: bool):
+        """Fore-aft force and normal load on the belt over one step, the step length and
+        the metabolic rate, for a walking speed and grade (cached: a steady walker
+        repeats the same few steps)."""
+        key = (speed_mps, incline_pct, left)
+        cached = self._step_cache.get(key)
+        if cached is not None:
+            return cached
+        p = self.params
+        gait = gait_at(speed_mps, p.facing, incline_pct, p.gait, p.leg_length_m)
+        n = max(1, round(gait.step_time_s / self.dt_s))
+        offset = 0.0 if left else 0.5 * gait.stride_time_s
+        forces = foot_forces(offset + np.arange(n) * self.dt_s, gait, p.mass_kg)
+        vo2 = metabolic_rate(speed_mps, incline_pct, p.facing, p.mass_kg, gait_params=p.gait,
+                             leg_length_m=p.leg_length_m, running=False).vo2_ml_kg_min
+        if len(self._step_cache) > STEP_CACHE_SIZE:
+            self._step_cache.clear()
+        result = (forces.total_fore_aft_n, forces.total_normal_n, gait.step_length_m, vo2)
+        self._step_cache[key] = result
+        return result
+
     def _play_step(self, now_s: float, treadmill, speed: float, walking: bool) -> float:
         """Hand the plant this step's forces: the gait's, the push on a belt without a
         motor, and part of the weight taken by the rails. The body's own changes of
@@ -438,18 +462,11 @@ class Walker:
         theta = math.atan(incline / 100.0)
         unload = 1.0 - (p.rail_support_frac if self._holding else 0.0)
         if walking and speed > 0.05:
-            gait = gait_at(speed, p.facing, incline, p.gait, p.leg_length_m)
-            n = max(1, round(gait.step_time_s / self.dt_s))
-            offset = 0.0 if self._left_next else 0.5 * gait.stride_time_s
+            step = self._step_forces(round(speed, 2), round(incline, 1), self._left_next)
             self._left_next = not self._left_next
-            forces = foot_forces(offset + np.arange(n) * self.dt_s, gait, mass)
-            normal = forces.total_normal_n * unload
-            fore_aft = forces.total_fore_aft_n
-            self._step_m = gait.step_length_m
-            duration = n * self.dt_s
-            rate = metabolic_rate(speed, incline, p.facing, mass, gait_params=p.gait,
-                                  leg_length_m=p.leg_length_m, running=False)
-            vo2 = rate.vo2_ml_kg_min
+            fore_aft, normal, self._step_m, vo2 = step
+            normal = normal * unload
+            duration = len(fore_aft) * self.dt_s
         else:
             n = max(1, round(STANDING_CHECK_S / self.dt_s))
             normal = np.full(n, weight_n * math.cos(theta) * unload)
