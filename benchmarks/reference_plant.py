@@ -229,11 +229,12 @@ def board_voltage(t: float, x, p: PlantParams, u: BoardInputs):
     tach = tach_speed(t, p, u)
     error = ref - direction * tach
     # Anti-windup: no trimming while ramping, while the converter saturates in the
-    # error's direction, or while the tach has no reading or a stale one (no pulse
-    # for twice the last pulse period).
+    # error's direction (a 1-quadrant converter whose diode blocks cannot brake), or
+    # while the tach has no reading or a stale one (no pulse for twice the last period).
     blind = tach == 0.0 or not (t - u.last_pulse_s < 2.0 * (u.last_pulse_s - u.previous_pulse_s))
+    diode_blocked = p.quadrants == 1 and want < emf and i <= 0.0  # coasting, cannot brake
     frozen = (ref != u.target_mps or (volts < want and error > 0.0)
-              or (volts > want and error < 0.0) or blind)
+              or ((volts > want or diode_blocked) and error < 0.0) or blind)
     dtrim = 0.0 if frozen else p.trim_gain_v_per_m * error
     if (trim >= p.trim_limit_v and dtrim > 0.0) or (trim <= -p.trim_limit_v and dtrim < 0.0):
         dtrim = 0.0

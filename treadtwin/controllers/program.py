@@ -52,6 +52,9 @@ class ProgramController:
         self._times = times
         self._commands = [sp.command() for sp in setpoints]
         self._idle = Command()
+        self._current = self._idle
+        self._valid_from_s = math.inf  # nothing cached yet
+        self._valid_until_s = -math.inf
 
     def command_at(self, now_s: float) -> Command:
         """The command the program asks for at ``now_s``."""
@@ -59,4 +62,11 @@ class ProgramController:
         return self._commands[index] if index >= 0 else self._idle
 
     def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command:
-        return self.command_at(now_s)
+        if self._valid_from_s <= now_s < self._valid_until_s:  # the setpoint still holds
+            return self._current
+        index = bisect.bisect_right(self._times, now_s + 1e-9) - 1
+        self._current = self._commands[index] if index >= 0 else self._idle
+        self._valid_from_s = self._times[index] - 1e-9 if index >= 0 else -math.inf
+        self._valid_until_s = (self._times[index + 1] - 1e-9 if index + 1 < len(self._times)
+                               else math.inf)
+        return self._current

@@ -258,7 +258,10 @@ def _terminal(s, p, r_ohm, h):
         v_lo = -v_max if p.quadrants == 4 else 0.0
         volts = min(max(limited, v_lo), v_max)
         saturated_up = volts < want and error > 0.0
-        saturated_down = volts > want and error < 0.0
+        # A 1-quadrant converter cannot brake: while its diode blocks (asking for less than
+        # the back-EMF, no current) the belt coasts and slowing down is not the trim's job.
+        diode_blocked = p.quadrants == 1 and want < emf and i <= 0.0
+        saturated_down = (volts > want or diode_blocked) and error < 0.0
         ramping = s.board_ref_mps != s.board_target_mps
         # No valid reading, or one gone stale (no pulse for twice the last period: a
         # stopping belt or a dead tach, the board cannot tell): nothing to trim on.

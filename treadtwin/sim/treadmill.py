@@ -21,7 +21,9 @@ from .layout import PROFILE_ROWS, TRACE_DTYPE, empty_profile, initial_inputs, in
 from .machine import Machine
 from .stepper import advance_and_sample, sample
 
-_FAULTS = {}  # int -> Fault, so that a tick does not build an IntFlag
+_FAULTS: dict[int, Fault] = {}  # int -> Fault, so that a tick does not build an IntFlag
+_FORWARD, _REVERSE = BeltDirection.FORWARD, BeltDirection.REVERSE
+_new_tuple = tuple.__new__
 
 
 def _entry_point(dispatcher, *args):
@@ -116,10 +118,13 @@ class SimulatedTreadmill:
         (t_s, speed, reverse, pulses, last_pulse, incline, current, bus, enabled, faults,
          temp_c, key_present, walker_pos, walker_load) = values
         motorized = self._motorized
-        return Telemetry(
+        flags = _FAULTS.get(faults)
+        # tuple.__new__ skips the named tuple's Python-level constructor: a control loop
+        # builds one of these every tick.
+        return _new_tuple(Telemetry, (
             t_s,
             speed,
-            BeltDirection.REVERSE if reverse else BeltDirection.FORWARD,
+            _REVERSE if reverse else _FORWARD,
             pulses,
             None if last_pulse != last_pulse else last_pulse,  # NaN: no pulse yet
             incline,
@@ -127,11 +132,11 @@ class SimulatedTreadmill:
             bus if motorized else None,
             key_present,
             enabled,
-            _fault_flags(faults),
+            flags if flags is not None else _fault_flags(faults),
             temp_c if motorized else None,
             walker_pos if self._has_distance_sensor and walker_pos == walker_pos else None,
             walker_load if self._has_force_deck else None,
-        )
+        ))
 
     def write(self, command: Command) -> None:
         u = self._inputs[0]
