@@ -8,24 +8,28 @@ walker travels towards the console to stay in place).
 
 At each contact the walker
 
-1. plans the next step from the belt it felt over the last two steps (its
-   mean speed and trend; the forces of one step repeat every step, so the
-   mean is free of their ripple): the expected belt speed plus a
-   correction towards its preferred place,
-   capped at the walk-run speed of its direction (no running gait is
-   modelled, so a faster belt carries the walker back: drift), and changed
-   by a bounded amount per step;
-2. tracks its balance as the divergent component of motion (the
-   extrapolated centre of mass, Hof et al. 2005 [C]): belt motion the walker
-   did not plan for moves the base of support under the body, and the error
-   grows as ``eps' = omega0 (eps - cop)`` with ``omega0 = sqrt(g / l)``,
-   the ankle moving the centre of pressure to hold a few centimetres of it
-   (Hof 2010 measured 2 cm sideways [C]; the foot is longer than it is wide,
-   so the fore-aft allowance is a parameter [U]); a step that lands the foot
-   ``eps`` further along cancels it (Hof 2008 foot-placement rule [C]); what
-   happened within the reaction delay before a contact (a stepping response
-   needs at least 300 ms, Hof et al. 2010 [C]) is not yet known to the
-   walker and waits for the next step;
+1. plans the next step from the belt it felt over the last step, as
+   perceived after the reaction delay, and the trend against the step
+   before (the forces of one step repeat every step, so the step's mean is
+   free of their ripple): the expected belt speed plus a correction towards
+   its preferred place, capped at the walk-run speed of its direction (no
+   running gait is modelled, so a faster belt carries the walker back:
+   drift), and changed by a bounded amount per step;
+2. tracks its balance error, the extrapolated centre of mass off its base
+   (Hof et al. 2005 [C]): belt motion the walker did not plan for moves the
+   base from under the body; while the walker has not yet reacted (a
+   stepping response needs at least 300 ms, Hof et al. 2010 [C]) the
+   inverted pendulum lets that error grow as ``exp(omega0 t)`` with
+   ``omega0 = sqrt(g / l)``; after that, ankle, hip and swing leg hold it
+   for the next foot placement, and the ankle alone absorbs a few
+   centimetres (2 cm sideways in Hof 2010 [C]; the foot is longer than it
+   is wide, so the fore-aft allowance is a parameter [U]). Adopting a new
+   belt speed moves the needed foot placement by ``dv / omega0`` (Hof 2008
+   [C]). A step that lands the foot the error further along cancels it;
+   what happened within the reaction delay before a contact waits for the
+   next step. Growth is capped at the reaction delay rather than left to run
+   a whole slow step, because people adjust the swinging foot mid-step:
+   this is the layer's main simplification;
 3. classifies the correction: within the normal step-to-step adjustment it
    just walks on; beyond it but within what one or two recovery steps can
    reach (maximum step length less the current step; rails add reach) it
@@ -242,7 +246,8 @@ class Walker:
         return metabolic_rate(0.0, grade, self.params.facing, self.params.mass_kg).vo2_ml_kg_min
 
     def act(self, now_s: float, treadmill) -> float | None:
-        """One foot contact (or balance check). Returns the time to the next, or None when done."""
+        """One foot contact (standing: a balance check). Returns the time to the next one,
+        or None when the walker is done with the belt."""
         if self.state is WalkerState.ON_RAILS:
             if now_s >= self.params.step_off_at_s:
                 return None
@@ -409,7 +414,6 @@ class Walker:
             self._regulate_push(treadmill, interval)
         self._last_t_s = now_s
         return self._play_step(now_s, treadmill, speed, walking)
-
 
     def _reserve_m(self, error_m: float) -> float:
         """How far one step can move the foot to correct an error of this sign."""
