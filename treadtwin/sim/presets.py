@@ -26,6 +26,12 @@ from .sensors import SensorParams
 MC2100_DUTY_COUNTS = 0.85 * 255
 
 
+def _no_motor(flywheel_inertia_kgm2: float) -> MotorParams:
+    """A machine without a motor: only a flywheel on the front roller (pulley 1:1)."""
+    return MotorParams(torque_constant_nm_per_a=0.0, motor_inertia_kgm2=0.0,
+                       flywheel_inertia_kgm2=flywheel_inertia_kgm2, pulley_ratio=1.0)
+
+
 def _home_motorized() -> Machine:
     speed_max = mph_to_mps(12.0)  # 0.5-12 mph home consoles [S, 2.2]
     return Machine(
@@ -126,8 +132,7 @@ def _manual_flat() -> Machine:
         ),
         # A non-motorized belt runs over rollers or a low-friction deck so it can be
         # pushed at all: a lower friction coefficient than a motorized deck [U].
-        motor=MotorParams(torque_constant_nm_per_a=0.0, motor_inertia_kgm2=0.0,
-                          flywheel_inertia_kgm2=0.05, pulley_ratio=1.0),
+        motor=_no_motor(0.05),
         belt=BeltParams(deck_friction_coeff=0.05),
         brake=BrakeParams(eddy_brake_max_n_per_mps=80.0),
         drive=DriveParams(speed_min_mps=0.0),
@@ -146,8 +151,7 @@ def _curved_manual() -> Machine:
             " deck friction), speed emerges from where the feet land on the curve; optional"
             " pad-brake resistance."
         ),
-        motor=MotorParams(torque_constant_nm_per_a=0.0, motor_inertia_kgm2=0.0,
-                          flywheel_inertia_kgm2=0.0, pulley_ratio=1.0),
+        motor=_no_motor(0.0),
         belt=BeltParams(
             roller_radius_m=0.06,
             front_roller_inertia_kgm2=0.01,
@@ -175,8 +179,7 @@ def _backward_sled() -> Machine:
             " walker faces the rear and pushes the belt uphill backwards against an adjustable"
             " pad brake."
         ),
-        motor=MotorParams(torque_constant_nm_per_a=0.0, motor_inertia_kgm2=0.0,
-                          flywheel_inertia_kgm2=0.01, pulley_ratio=1.0),
+        motor=_no_motor(0.01),
         belt=BeltParams(running_length_m=1.3),
         brake=BrakeParams(friction_brake_max_n=250.0, eddy_brake_max_n_per_mps=40.0),
         drive=DriveParams(speed_min_mps=0.0),
