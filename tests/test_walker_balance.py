@@ -18,14 +18,16 @@ G = 9.80665
 
 def run(machine: str, walker: str, program: list[tuple], duration_s: float,
         extra: str = "") -> ScenarioResult:
-    """Run a scenario written inline: program rows are (at_s, speed_mps[, incline_pct])."""
+    """Run a scenario written inline: program rows are (at_s, speed_mps[, incline_pct]).
+
+    The supervisor is off: these tests are about the walker on the machine itself."""
     rows = ""
     for row in program:
         rows += f"[[program]]\nat_s = {row[0]}\nspeed_mps = {row[1]}\n"
         if len(row) > 2:
             rows += f"incline_pct = {row[2]}\n"
     text = (f'[scenario]\nname = "t"\nduration_s = {duration_s}\n[machine]\npreset = "{machine}"\n'
-            f"{extra}\n[walker]\n{walker}\n{rows}")
+            f"{extra}\n[supervisor]\nenabled = false\n[walker]\n{walker}\n{rows}")
     return run_scenario(parse_scenario(text, "t.toml"))
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..controllers.loop import ControlLoop
 from ..controllers.program import ProgramController
+from ..controllers.supervisor import SafetySupervisor
 from ..sim.engine import ClockMode, Engine, RunResult
 from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
@@ -72,6 +74,8 @@ def run_scenario(
         record_period_s=spec.record_period_s,
     )
     controller = ProgramController(scenario.program, period_s=spec.control_period_s)
+    if scenario.supervisor is not None:
+        controller = ControlLoop(controller, SafetySupervisor(scenario.supervisor))
     walker = None
     if scenario.walker is not None:
         walker = Walker(scenario.walker, scenario.machine.belt.running_length_m,

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..controllers.interface import BeltDirection
 from ..controllers.program import Setpoint
+from ..controllers.supervisor import SupervisorLimits
 from ..controllers.units import kmh_to_mps, mph_to_mps
 from ..sim.faults import FaultKind, FaultSpec
 from ..sim.machine import CapabilityError, Machine
@@ -89,6 +90,7 @@ class Scenario:
     faults: tuple[FaultSpec, ...] = ()
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
+    supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
     description: str = ""
     source: str = "<scenario>"
 
@@ -177,7 +179,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as nested dicts (as parsed from TOML)."""
     top = _Reader(source, doc, "")
-    top.only(["scenario", "machine", "walker", "program", "faults", "criteria", "engine"])
+    top.only(["scenario", "machine", "walker", "program", "faults", "criteria", "engine",
+              "supervisor"])
 
     head = top.sub("scenario", doc.get("scenario", {}))
     head.only(["name", "duration_s", "seed", "description"])
@@ -200,9 +203,47 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
                             " reverse belt without a [walker] table")
     faults = _faults(top, doc.get("faults", []), duration_s, machine, walker is not None)
     criteria = _criteria(top, doc.get("criteria", []), walker is not None)
+    supervisor = _supervisor(top.sub("supervisor", doc.get("supervisor", {})), walker, machine)
     return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
                     program=program, walker=walker, faults=faults, criteria=criteria,
-                    engine=engine, description=description, source=source)
+                    engine=engine, supervisor=supervisor, description=description,
+                    source=source)
+
+
+def _supervisor(reader: _Reader, walker: WalkerParams | None,
+                machine: Machine) -> SupervisorLimits | None:
+    """The supervisor's limits: on by default; backward mode follows a rear-facing walker."""
+    numbers = [f.name for f in fields(SupervisorLimits)
+               if f.name not in ("backward", "beginner", "walker_weight_n")]
+    reader.only(["enabled", "backward", "beginner", *numbers])
+    enabled = reader.table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise reader.fail("enabled", enabled, "must be true or false")
+    if not enabled:
+        if len(reader.table) > 1:
+            extra = next(k for k in reader.table if k != "enabled")
+            raise reader.fail(extra, reader.table[extra], "has no effect with enabled = false")
+        return None
+    values: dict[str, Any] = {}
+    for key in ("backward", "beginner"):
+        if key in reader.table:
+            if not isinstance(reader.table[key], bool):
+                raise reader.fail(key, reader.table[key], "must be true or false")
+            values[key] = reader.table[key]
+    values.setdefault("backward", walker is not None and walker.facing is Facing.REAR)
+    for key in numbers:
+        if key in reader.table:
+            values[key] = reader.number(key, lo=0.0)
+    if walker is not None:
+        values["walker_weight_n"] = walker.mass_kg * 9.80665
+    if "drift_limit_m" not in values and machine.has_distance_sensor:
+        # Stop before the walker reaches the lanyard's reach (70 % of the running length,
+        # ISO 20957-6 6.5.3): at 60 % [U].
+        values["drift_limit_m"] = 0.6 * machine.belt.running_length_m
+    try:
+        return SupervisorLimits(**values)
+    except ValueError as exc:
+        raise reader.fail("supervisor", "<table>", str(exc)) from None
 
 
 def _walker(reader: _Reader, duration_s: float) -> WalkerParams:

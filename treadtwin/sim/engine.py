@@ -232,9 +232,12 @@ class Engine:
         trace = self.treadmill.trace()
         walker_events = [Event(e.t_s, e.kind, e.detail)
                          for e in (self.walker.events if self.walker else [])]
+        supervisor_events = [Event(i.t_s, f"supervisor_{i.action}", f"{i.rule}: {i.reason}")
+                             for i in getattr(self.controller, "interventions", ())]
         return RunResult(
             trace=trace,
-            events=sorted(self.events + walker_events + trip_events(trace), key=lambda e: e.t_s),
+            events=sorted(self.events + walker_events + supervisor_events + trip_events(trace),
+                          key=lambda e: e.t_s),
             sim_time_s=duration_s,
             wall_time_s=wall_s,
             timing=self._timing(),
