@@ -234,10 +234,11 @@ class Engine:
                          for e in (self.walker.events if self.walker else [])]
         supervisor_events = [Event(i.t_s, f"supervisor_{i.action}", f"{i.rule}: {i.reason}")
                              for i in getattr(self.controller, "interventions", ())]
+        injected = [e.t_s for e in self.events if e.kind == FaultKind.LANYARD_PULL.value]
         return RunResult(
             trace=trace,
-            events=sorted(self.events + walker_events + supervisor_events + trip_events(trace),
-                          key=lambda e: e.t_s),
+            events=sorted(self.events + walker_events + supervisor_events + trip_events(trace)
+                          + lanyard_events(trace, injected), key=lambda e: e.t_s),
             sim_time_s=duration_s,
             wall_time_s=wall_s,
             timing=self._timing(),
@@ -265,6 +266,22 @@ _TRIP_NAMES = {
     Fault.OVERTEMP: "drive tripped on winding over-temperature",
     Fault.INCLINE_STALL: "incline lift stalled",
 }
+
+
+def lanyard_events(trace: np.ndarray, injected_s: list[float]) -> list[Event]:
+    """The walker's lanyard pulling the key out: key-out edges no fault injected."""
+    events: list[Event] = []
+    if len(trace) == 0:
+        return events
+    key = trace["key_present"]
+    for row in np.flatnonzero((key[1:] == 0) & (key[:-1] == 1)) + 1:
+        t_s = float(trace["t_s"][row])
+        if any(abs(t_s - s) < 0.05 for s in injected_s):
+            continue
+        pos = float(trace["walker_pos_m"][row - 1])
+        where = f" with the walker {pos:.2f} m from the front" if math.isfinite(pos) else ""
+        events.append(Event(t_s, "lanyard_pull", f"the lanyard pulled the key out{where}"))
+    return events
 
 
 def trip_events(trace: np.ndarray) -> list[Event]:

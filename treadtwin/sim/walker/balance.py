@@ -227,7 +227,6 @@ class Walker:
         self._step_m = 0.0
         self._holding = params.holds_handrails
         self._saturated = False
-        self._lanyard_out = False
         self._last_travel_m = 0.0
 
     # --- what the engine calls ------------------------------------------------------------
@@ -255,12 +254,6 @@ class Walker:
         if self.state is WalkerState.OFF_REAR:
             return None
         pos_m = treadmill.truth_walker_pos_m()
-        key_lost = not treadmill.read().key_present
-        if self.params.lanyard and key_lost and not self._lanyard_out:
-            self._lanyard_out = True
-            if pos_m >= self._lanyard_reach_m() - 0.05:
-                self._event(now_s, "lanyard_pull",
-                            f"the lanyard pulled the key out at {pos_m:.2f} m from the front")
         if pos_m > self.running_length_m:
             return self._leave_over_rear(now_s, treadmill, pos_m)
         if self.state is WalkerState.FALLEN:
@@ -491,10 +484,8 @@ class Walker:
         self._event(now_s, "fall",
                     f"balance error {abs(error_m):.2f} m beyond the {capacity_m:.2f} m two"
                     " recovery steps could reach")
-        if self.params.lanyard and treadmill.read().key_present:
-            treadmill.set_key_present(False)
-            self._lanyard_out = True
-            self._event(now_s, "lanyard_pull", "the falling walker pulls the key out")
+        if self.params.lanyard:
+            treadmill.set_key_present(False)  # the clip on the falling body pulls the key
         return self._lie(now_s, treadmill)
 
     def _lie(self, now_s: float, treadmill) -> float:

@@ -1,0 +1,274 @@
+"""The safety supervisor and the control loop: each rule alone, together, and on the twin."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
+from treadtwin.controllers.loop import ControlLoop
+from treadtwin.controllers.program import ProgramController, Setpoint
+from treadtwin.controllers.supervisor import STOP_ORDER, SafetySupervisor, SupervisorLimits
+from treadtwin.scenarios.runner import run_scenario
+from treadtwin.scenarios.schema import load_scenario, parse_scenario
+from treadtwin.scenarios.suite import builtin_suite_dir
+from treadtwin.sim.engine import Engine
+from treadtwin.sim.presets import preset
+from treadtwin.sim.treadmill import SimulatedTreadmill
+
+DT = 0.01
+
+
+def telemetry(t_s: float, speed: float = 0.0, current: float = 2.0, key: bool = True,
+              faults: Fault = Fault.NONE, temp: float | None = 40.0,
+              distance: float | None = None, force: float | None = None) -> Telemetry:
+    return Telemetry(t_s, speed, BeltDirection.FORWARD, 0, None, 0.0, current, 170.0, key,
+                     True, faults, temp, distance, force)
+
+
+def drive(supervisor: SafetySupervisor, requested: Command, seconds: float, start_s: float = 0.0,
+          **kwargs) -> list[Command]:
+    """Tick the supervisor with telemetry that reports the belt at the commanded speed."""
+    out: list[Command] = []
+    speed = kwargs.pop("speed", None)
+    for k in range(round(seconds / DT)):
+        t = start_s + k * DT
+        belt = out[-1].belt_speed_mps if (out and speed is None) else (speed or 0.0)
+        out.append(supervisor.filter(t, DT, telemetry(t, speed=belt, **kwargs), requested))
+    return out
+
+
+def rules(supervisor: SafetySupervisor, action: str) -> list[str]:
+    return [i.rule for i in supervisor.interventions if i.action == action]
+
+
+def test_start_speed_and_acceleration_are_limited():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=0.45, accel_max_mps2=0.5))
+    out = drive(sup, Command(belt_speed_mps=2.0), 2.0, speed=0.0)  # belt not moving yet
+    assert max(c.belt_speed_mps for c in out) <= 0.45 + 1e-9
+    assert {"start_speed", "acceleration"} <= set(rules(sup, "limit"))
+    out = drive(sup, Command(belt_speed_mps=2.0), 3.0, start_s=2.0)  # now it moves
+    steps = [b.belt_speed_mps - a.belt_speed_mps for a, b in zip(out, out[1:], strict=False)]
+    assert max(steps) <= 0.5 * DT + 1e-9
+    assert out[-1].belt_speed_mps == pytest.approx(min(2.0, 0.45 + 0.5 * 3.0), abs=0.02)
+
+
+def test_deceleration_is_limited_and_a_stop_request_ramps_down():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, accel_max_mps2=10.0,
+                                            decel_max_mps2=1.0))
+    drive(sup, Command(belt_speed_mps=2.0), 1.0)
+    out = drive(sup, Command(mode=DriveMode.STOP), 1.0, start_s=1.0)
+    assert out[-1].belt_speed_mps == pytest.approx(1.0, abs=0.02)
+    assert out[-1].mode is DriveMode.NORMAL  # still slowing
+    out = drive(sup, Command(mode=DriveMode.STOP), 1.5, start_s=2.0)
+    assert out[-1].belt_speed_mps == 0.0 and out[-1].mode is DriveMode.STOP
+
+
+def test_backward_mode_caps_speed():
+    sup = SafetySupervisor(SupervisorLimits(backward=True, backward_speed_max_mps=1.12,
+                                            start_speed_max_mps=3.0, accel_max_mps2=10.0))
+    out = drive(sup, Command(belt_speed_mps=2.0), 2.0)
+    assert out[-1].belt_speed_mps == pytest.approx(1.12)
+    assert "backward_speed" in rules(sup, "limit")
+
+
+def test_beginner_mode_holds_the_incline_while_the_speed_rises():
+    sup = SafetySupervisor(SupervisorLimits(beginner=True, start_speed_max_mps=3.0))
+    out = drive(sup, Command(belt_speed_mps=1.0, incline_pct=5.0), 4.0)
+    rising = [c for a, c in zip(out, out[1:], strict=False) if c.belt_speed_mps > a.belt_speed_mps]
+    assert rising and all(c.incline_pct == 0.0 for c in rising)
+    assert out[-1].incline_pct > 0.0  # once the speed is there, the incline follows
+    assert "speed_and_incline" in rules(sup, "limit")
+
+
+@pytest.mark.parametrize(
+    "rule, kwargs",
+    [
+        ("key_out", dict(key=False)),
+        ("stop_button", dict(faults=Fault.STOP_BUTTON)),
+        ("drive_trip", dict(faults=Fault.OVERVOLTAGE)),
+        ("over_temperature", dict(temp=126.0)),
+        ("over_current", dict(current=31.0)),
+        ("walker_drift", dict(distance=1.3)),
+    ],
+)
+def test_each_stop_latches_ramps_down_and_needs_the_cause_gone_and_a_reset(rule, kwargs):
+    limits = SupervisorLimits(start_speed_max_mps=3.0, accel_max_mps2=10.0, drift_limit_m=1.2)
+    sup = SafetySupervisor(limits)
+    drive(sup, Command(belt_speed_mps=1.5), 1.0)
+    out = drive(sup, Command(belt_speed_mps=1.5), 2.0, start_s=1.0, **kwargs)
+    assert sup.latched == rule
+    assert out[-1].belt_speed_mps == 0.0 and out[-1].mode is DriveMode.STOP
+    # Reset while the cause is still there: refused.
+    drive(sup, Command(belt_speed_mps=1.5, reset=True), 0.1, start_s=3.0, **kwargs)
+    assert sup.latched == rule and rule in rules(sup, "refused_reset")
+    # Cause gone, no reset: still stopped.
+    out = drive(sup, Command(belt_speed_mps=1.5), 0.5, start_s=3.1, speed=0.0)
+    assert sup.latched == rule and out[-1].belt_speed_mps == 0.0
+    # Cause gone and a reset: cleared, and the belt restarts under the limits.
+    drive(sup, Command(belt_speed_mps=1.5, reset=True), 0.1, start_s=3.6, speed=0.0)
+    assert sup.latched is None and rule in rules(sup, "reset")
+
+
+def test_watchdog_stops_when_telemetry_goes_quiet():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, watchdog_timeout_s=0.5))
+    last = drive(sup, Command(belt_speed_mps=1.0), 1.0)[-1]
+    frozen = telemetry(0.99, speed=last.belt_speed_mps)
+    for k in range(100):
+        sup.filter(1.0 + k * DT, DT, frozen, Command(belt_speed_mps=1.0))
+    assert sup.latched == "watchdog"
+
+
+def test_tach_that_stays_silent_while_the_motor_drives_is_implausible():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, tach_timeout_s=3.0))
+    drive(sup, Command(belt_speed_mps=1.0), 1.0)
+    drive(sup, Command(belt_speed_mps=1.0), 2.5, start_s=1.0, speed=0.0, current=5.0)
+    assert sup.latched is None  # 2.5 s without pulses: still within the timeout
+    drive(sup, Command(belt_speed_mps=1.0), 1.0, start_s=3.5, speed=0.0, current=5.0)
+    assert sup.latched == "tach_implausible"
+
+
+def test_overspeed_against_the_command_is_implausible():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0))
+    drive(sup, Command(belt_speed_mps=1.0), 3.0)
+    drive(sup, Command(belt_speed_mps=1.0), 0.1, start_s=3.0, speed=1.6)
+    assert sup.latched == "tach_implausible"
+
+
+def test_temperature_derates_first_and_stops_later():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, accel_max_mps2=10.0))
+    drive(sup, Command(belt_speed_mps=2.0), 1.0)
+    out = drive(sup, Command(belt_speed_mps=2.0), 3.0, start_s=1.0, temp=115.0)
+    assert sup.latched is None
+    assert out[-1].belt_speed_mps == pytest.approx(0.9 * 2.0)
+    assert "over_temperature" in rules(sup, "derate")
+    drive(sup, Command(belt_speed_mps=2.0), 0.1, start_s=4.0, temp=125.5)
+    assert sup.latched == "over_temperature"
+
+
+def test_sustained_current_derates_but_a_short_peak_does_not():
+    limits = SupervisorLimits(start_speed_max_mps=3.0, accel_max_mps2=10.0,
+                              current_rms_tau_s=10.0, current_derate_a=12.0)
+    sup = SafetySupervisor(limits)
+    drive(sup, Command(belt_speed_mps=2.0), 1.0)
+    drive(sup, Command(belt_speed_mps=2.0), 2.0, start_s=1.0, current=20.0)  # a 2 s peak
+    assert rules(sup, "derate") == []
+    drive(sup, Command(belt_speed_mps=2.0), 30.0, start_s=3.0, current=20.0)
+    assert rules(sup, "derate") == ["over_current"]
+
+
+def test_fall_seen_by_a_force_deck_stops_the_belt():
+    limits = SupervisorLimits(start_speed_max_mps=3.0, walker_weight_n=700.0)
+    sup = SafetySupervisor(limits)
+    drive(sup, Command(belt_speed_mps=1.0), 2.0, force=690.0)
+    assert sup.latched is None
+    drive(sup, Command(belt_speed_mps=1.0), 0.1, start_s=2.0, speed=1.0, force=50.0)
+    assert sup.latched == "walker_fallen"
+
+
+def test_several_stops_at_once_are_named_in_order():
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, drift_limit_m=1.0))
+    drive(sup, Command(belt_speed_mps=1.0), 1.0)
+    drive(sup, Command(belt_speed_mps=1.0), 0.1, start_s=1.0, key=False, temp=130.0,
+          distance=1.2, current=35.0)
+    assert sup.latched == "key_out"
+    stop = next(i for i in sup.interventions if i.action == "stop")
+    expected = ["safety key out", "winding at 130 C", "35.0 A", "walker 1.20 m"]
+    positions = [stop.reason.index(text) for text in expected]
+    assert positions == sorted(positions)
+    assert STOP_ORDER.index("key_out") < STOP_ORDER.index("over_temperature") \
+        < STOP_ORDER.index("over_current") < STOP_ORDER.index("walker_drift")
+
+
+class _Failing:
+    period_s = DT
+
+    def __init__(self, fail_from_s: float, how: str) -> None:
+        self.fail_from_s = fail_from_s
+        self.how = how
+
+    def tick(self, now_s, dt_s, telemetry):
+        if now_s >= self.fail_from_s:
+            if self.how == "raise":
+                raise RuntimeError("controller bug")
+            return None  # silent
+        return Command(belt_speed_mps=1.0)
+
+
+@pytest.mark.parametrize("how", ["raise", "silent"])
+def test_a_controller_that_fails_leaves_the_belt_stopped_on_the_twin(how):
+    treadmill = SimulatedTreadmill(preset("home-motorized"), 40.0)
+    loop = ControlLoop(_Failing(10.0, how), SafetySupervisor())
+    result = Engine(treadmill, loop).run(40.0)
+    assert loop.supervisor.latched == "controller_fault"
+    assert result.trace["belt_speed_mps"][-1] == 0.0
+    assert any(e.kind == "supervisor_stop" and "controller_fault" in e.detail
+               for e in result.events)
+
+
+def test_control_loop_passes_the_measured_period_and_counts_overruns():
+    seen = []
+
+    class Recorder:
+        period_s = 0.01
+
+        def tick(self, now_s, dt_s, telemetry):
+            seen.append(dt_s)
+            return Command()
+
+    loop = ControlLoop(Recorder())
+    for t in (0.0, 0.01, 0.02, 0.05, 0.06):
+        loop.tick(t, 0.01, telemetry(t))
+    assert seen[1:] == pytest.approx([0.01, 0.01, 0.03, 0.01])
+    assert loop.overruns == 1
+
+
+# --- on the twin, with the walker: each rule prevents a fall that happens without it ----------
+
+def _both_ways(text: str):
+    on = run_scenario(parse_scenario(text, "on.toml"))
+    off = run_scenario(parse_scenario(text + "\n[supervisor]\nenabled = false\n", "off.toml"))
+    return on, off
+
+
+def test_start_and_acceleration_limits_prevent_the_fall_of_a_standing_person():
+    # Owings et al. 2001: a belt started under a standing person, here at 18 m/s^2.
+    text = ('[scenario]\nname="t"\nduration_s=20\n[machine]\npreset="instrumented"\n'
+            '[machine.drive]\naccel_mps2=18\ndecel_mps2=18\n'
+            '[walker]\nstep_on_at_s=1\n[[program]]\nat_s=0\nspeed_mps=0\n'
+            '[[program]]\nat_s=10\nspeed_mps=0.89\n')
+    on, off = _both_ways(text)
+    assert off.metrics["walker_fell"] is True
+    assert on.metrics["walker_fell"] is False
+    assert any(e.kind == "supervisor_limit" for e in on.run.events)
+
+
+def test_backward_speed_cap_prevents_the_drift_to_the_lanyard():
+    off = run_scenario(load_scenario(builtin_suite_dir() / "too-fast-backward.toml"))
+    on = run_scenario(load_scenario(builtin_suite_dir() / "too-fast-backward-supervised.toml"))
+    assert any(e.kind == "lanyard_pull" for e in off.run.events)
+    assert not any(e.kind == "lanyard_pull" for e in on.run.events)
+    assert on.passed and on.metrics["min_rear_margin_m"] > 0.25
+
+
+def test_drift_stop_on_a_distance_sensor_acts_before_the_lanyard():
+    text = ('[scenario]\nname="t"\nduration_s=60\n[machine]\npreset="instrumented"\n'
+            '[walker]\nfacing="rear"\nholds_handrails=true\nstep_on_at_s=1\n'
+            + "".join(f"[[program]]\nat_s={4 * i}\nspeed_mps={0.25 * (i + 1)}\n" for i in range(8)))
+    on = run_scenario(parse_scenario(
+        text + "\n[supervisor]\nbackward_speed_max_mps = 3.0\n", "on.toml"))
+    off = run_scenario(parse_scenario(text + "\n[supervisor]\nenabled = false\n", "off.toml"))
+    assert any(e.kind == "lanyard_pull" for e in off.run.events)
+    stops = [e for e in on.run.events if e.kind == "supervisor_stop"]
+    assert stops and "walker_drift" in stops[0].detail
+    assert not any(e.kind == "lanyard_pull" for e in on.run.events)
+    assert not on.metrics["walker_fell"]
+
+
+def test_key_pull_walking_backwards_stops_the_belt_before_the_rear_edge():
+    result = run_scenario(load_scenario(builtin_suite_dir() / "key-pull-backward.toml"))
+    assert result.passed
+    assert result.metrics["stop_time_s"] < 8.0
+    assert result.metrics["min_rear_margin_m"] > 0.25
+    assert math.isfinite(result.metrics["min_rear_margin_m"])
