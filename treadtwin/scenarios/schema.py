@@ -11,6 +11,7 @@ keeps the previous row's speed, direction and resistance.
 
 from __future__ import annotations
 
+import inspect
 import math
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..controllers.interface import BeltDirection
 from ..controllers.program import Setpoint
+from ..controllers.routines import ROUTINES
 from ..controllers.supervisor import SupervisorLimits
 from ..controllers.units import kmh_to_mps, mph_to_mps
 from ..sim.faults import FaultKind, FaultSpec
@@ -179,8 +181,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as nested dicts (as parsed from TOML)."""
     top = _Reader(source, doc, "")
-    top.only(["scenario", "machine", "walker", "program", "faults", "criteria", "engine",
-              "supervisor"])
+    top.only(["scenario", "machine", "walker", "program", "routine", "faults", "criteria",
+              "engine", "supervisor"])
 
     head = top.sub("scenario", doc.get("scenario", {}))
     head.only(["name", "duration_s", "seed", "description"])
@@ -196,7 +198,13 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
 
     walker = _walker(top.sub("walker", doc["walker"]), duration_s) if "walker" in doc else None
     engine = _engine(top.sub("engine", doc.get("engine", {})), duration_s)
-    program = _program(top, doc.get("program", []), machine, duration_s)
+    if "routine" in doc:
+        if "program" in doc:
+            raise ScenarioError(source, "routine", "<table>",
+                                "give either [routine] or [[program]] rows, not both")
+        program = _routine(top.sub("routine", doc["routine"]), machine, duration_s)
+    else:
+        program = _program(top, doc.get("program", []), machine, duration_s)
     if walker is not None and any(sp.direction is BeltDirection.REVERSE for sp in program):
         raise ScenarioError(source, "program.belt_direction", "reverse",
                             "a walker on a belt that reverses under it is not modelled; run the"
@@ -359,6 +367,41 @@ def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tu
                                f"{machine.name} has no resistance brake; 0 is allowed")
         setpoints.append(Setpoint(at_s=at_s, speed_mps=speed, incline_pct=incline,
                                   direction=direction, resistance_level=resistance))
+    return tuple(setpoints)
+
+
+def _routine(reader: _Reader, machine: Machine, duration_s: float) -> tuple[Setpoint, ...]:
+    """A built-in routine by name, with its parameters, checked against the machine."""
+    name = reader.text("name", choices=tuple(sorted(ROUTINES)))
+    build = ROUTINES[name]
+    allowed = [p for p in inspect.signature(build).parameters]
+    reader.only(["name", *allowed])
+    values: dict[str, Any] = {}
+    for key in allowed:
+        if key not in reader.table:
+            continue
+        value = reader.table[key]
+        if isinstance(value, list):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise reader.fail(key, value, "must be a list of numbers")
+            values[key] = tuple(float(v) for v in value)
+        else:
+            values[key] = reader.number(key)
+    try:
+        setpoints = build(**values)
+    except ValueError as exc:
+        bad = next((k for k in values if str(exc).startswith(k)), "name")
+        raise reader.fail(bad, reader.table.get(bad, name), str(exc)) from None
+    for setpoint in setpoints:
+        try:
+            machine.check_speed(setpoint.speed_mps)
+            machine.check_incline(setpoint.incline_pct)
+        except CapabilityError as exc:
+            raise reader.fail("name", name, f"at {setpoint.at_s:g} s: {exc}") from None
+    end_s = setpoints[-1].at_s
+    if end_s > duration_s:
+        raise reader.fail("name", name, f"the routine runs to {end_s:g} s; scenario.duration_s"
+                                        f" = {duration_s:g} s must cover it")
     return tuple(setpoints)
 
 
