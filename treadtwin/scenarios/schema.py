@@ -22,6 +22,7 @@ from typing import Any
 from ..controllers.interface import BeltDirection
 from ..controllers.program import Setpoint
 from ..controllers.routines import ROUTINES
+from ..controllers.self_paced import SelfPacedParams
 from ..controllers.supervisor import SupervisorLimits
 from ..controllers.units import kmh_to_mps, mph_to_mps
 from ..sim.faults import FaultKind, FaultSpec
@@ -45,7 +46,8 @@ WALKER_NUMBER_KEYS = {
     "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
     "max_push_bw": "",
 }
-WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled")
+WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
+                    "own_pace")
 GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
 
 
@@ -93,6 +95,7 @@ class Scenario:
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
     supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
+    self_paced: SelfPacedParams | None = None  # belt speed follows the walker
     description: str = ""
     source: str = "<scenario>"
 
@@ -181,8 +184,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as nested dicts (as parsed from TOML)."""
     top = _Reader(source, doc, "")
-    top.only(["scenario", "machine", "walker", "program", "routine", "faults", "criteria",
-              "engine", "supervisor"])
+    top.only(["scenario", "machine", "walker", "program", "routine", "controller", "faults",
+              "criteria", "engine", "supervisor"])
 
     head = top.sub("scenario", doc.get("scenario", {}))
     head.only(["name", "duration_s", "seed", "description"])
@@ -212,10 +215,32 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
     faults = _faults(top, doc.get("faults", []), duration_s, machine, walker is not None)
     criteria = _criteria(top, doc.get("criteria", []), walker is not None)
     supervisor = _supervisor(top.sub("supervisor", doc.get("supervisor", {})), walker, machine)
+    self_paced = _controller(top.sub("controller", doc.get("controller", {})), machine)
     return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
                     program=program, walker=walker, faults=faults, criteria=criteria,
-                    engine=engine, supervisor=supervisor, description=description,
-                    source=source)
+                    engine=engine, supervisor=supervisor, self_paced=self_paced,
+                    description=description, source=source)
+
+
+def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | None:
+    """``[controller]``: the program alone (default), or self-paced belt speed."""
+    numbers = [f.name for f in fields(SelfPacedParams)]
+    reader.only(["kind", *numbers])
+    kind = reader.text("kind", "program", choices=("program", "self_paced"))
+    if kind == "program":
+        if len(reader.table) > 1:
+            extra = next(k for k in reader.table if k != "kind")
+            raise reader.fail(extra, reader.table[extra], "only a self_paced controller takes it")
+        return None
+    if not machine.has_distance_sensor:
+        raise reader.fail("kind", kind, f"{machine.name} has no walker distance sensor to follow"
+                                        " (the instrumented preset has one)")
+    values = {key: reader.number(key) for key in numbers if key in reader.table}
+    try:
+        return SelfPacedParams(**values)
+    except ValueError as exc:
+        bad = next((k for k in values if f".{k} " in str(exc)), "kind")
+        raise reader.fail(bad, reader.table.get(bad, kind), str(exc)) from None
 
 
 def _supervisor(reader: _Reader, walker: WalkerParams | None,
@@ -242,6 +267,14 @@ def _supervisor(reader: _Reader, walker: WalkerParams | None,
     for key in numbers:
         if key in reader.table:
             values[key] = reader.number(key, lo=0.0)
+    if machine.motorized:
+        # Current and temperature levels follow the machine's own drive and motor [U]:
+        # derate at 60 % of its current limit (RMS), stop at 90 % of its trip; derate
+        # 20 C and stop 5 C below the thermal cut-out.
+        values.setdefault("current_derate_a", 0.6 * machine.drive.current_limit_a)
+        values.setdefault("current_stop_a", 0.9 * machine.drive.overcurrent_trip_a)
+        values.setdefault("temp_derate_c", machine.motor.winding_trip_temp_c - 20.0)
+        values.setdefault("temp_stop_c", machine.motor.winding_trip_temp_c - 5.0)
     if walker is not None:
         values["walker_weight_n"] = walker.mass_kg * 9.80665
     if "drift_limit_m" not in values and machine.has_distance_sensor:

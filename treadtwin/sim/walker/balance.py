@@ -135,6 +135,7 @@ class WalkerParams:
     rail_recovery_m: float = 0.35  # [U] extra reach the arms give on the rails
     lanyard_reach_frac: float = 0.70  # release within 70 % of the running length [C]
     self_propelled: bool | None = None  # pushes the belt; default: machines without a motor
+    own_pace: bool = False  # walks at preferred_speed_mps whatever the belt does (self-paced)
     preferred_speed_mps: float | None = None  # self-propelled walking speed
     max_push_bw: float = 0.3  # [U] largest steady push on the belt, in body weights
     gait: GaitParams = field(default_factory=GaitParams)
@@ -285,9 +286,10 @@ class Walker:
         belt = treadmill.truth_belt_speed_mps()
         self._plan_mps = 0.0  # stepping off the still rails onto the belt
         self._plan_accel_mps2 = 0.0
-        self._last_felt_mps = belt  # watched from the rails: its speed, and no trend
-        self._last_interval_s = self.params.reaction_delay_s
+        self._last_felt_mps = belt  # watched from the rails
+        self._last_interval_s = 0.0  # no trend yet
         self._eps_m = 0.0
+        self._speed_mps = belt  # steps on walking at the belt's speed
         self._last_t_s = now_s
         self._last_travel_m = treadmill.truth_belt_travel_m()
         self.state = WalkerState.STANDING
@@ -346,7 +348,8 @@ class Walker:
         window_s = max(interval, STANDING_CHECK_S)
         felt = self._felt_belt_speed(treadmill, now_s - p.reaction_delay_s, window_s)
         span_s = 0.5 * (window_s + self._last_interval_s)
-        accel = (felt - self._last_felt_mps) / span_s if span_s > 0.0 else 0.0
+        # No trend from a single window (the first contact after stepping on).
+        accel = (felt - self._last_felt_mps) / span_s if self._last_interval_s > 0.0 else 0.0
         accel = min(max(accel, -MAX_PLANNED_ACCEL_MPS2), MAX_PLANNED_ACCEL_MPS2)
         if abs(accel) < UNNOTICED_ACCEL_MPS2:
             accel = 0.0
@@ -386,8 +389,11 @@ class Walker:
         ahead_s = 0.5 * max(interval, p.reaction_delay_s)  # to the middle of the next step
         # Feet on the belt move with it: to stay in place the walker matches the belt,
         # whatever moves it (on a belt without a motor, its own push; see _regulate_push).
-        target = new_plan + self._plan_accel_mps2 * ahead_s
-        target += p.position_gain_per_s * (pos_m - self.preferred_pos_m)
+        if p.own_pace:
+            target = self.preferred_speed_mps  # walks at its own speed; the belt must follow
+        else:
+            target = new_plan + self._plan_accel_mps2 * ahead_s
+            target += p.position_gain_per_s * (pos_m - self.preferred_pos_m)
         cap = 0.995 * self.walk_run_mps
         if target > cap and not self._saturated:
             self._saturated = True
