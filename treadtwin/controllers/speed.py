@@ -16,23 +16,29 @@ clamps the trim to ``trim_limit_mps``, the command to ``output_min_mps`` ..
 Anti-windup is conditional integration plus clamping: the integral is held
 while the output is saturated (by any limit) in the direction the error
 pushes, while the board is still ramping (by the estimator's model), and
-while there is no measured speed; it is clamped to the trim limit. With a
-quantised command the integral dithers the command between neighbouring
-steps so that the *mean* belt speed matches the target.
+while there is no tach reading; it is clamped to the trim limit.
+
+A quantised command (the MC-2100's PWM count) cannot hold a speed between
+two steps. Given the step (``command_step_mps``), the controller dithers:
+error diffusion sends the neighbouring steps in the proportion that makes
+their mean the wanted command, at the command rate, and the belt's inertia
+averages them. Without the step the integral finds the mean by a slow limit
+cycle across one step: the mean error goes, but the ripple grows.
 
 Stops are never delayed: a zero target, a STOP or RESISTANCE mode, an
-emergency stop or a latched fault passes the source command through
-unchanged and resets the loop; the next start ramps up from the estimated
-belt speed.
+emergency stop or a fault that stops the drive passes the source command
+through unchanged and resets the loop; the next start ramps up from the
+estimated belt speed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from .estimation import TachSpeedEstimator, check_range
-from .interface import Command, Controller, DriveMode, Fault, Telemetry
+from .estimation import DRIVE_STOPPING_FAULTS, TachSpeedEstimator, check_range
+from .interface import Command, Controller, DriveMode, Telemetry
 
 #: Upper end of every speed range here: beyond any treadmill (15 mph is 6.7 m/s).
 _SPEED_CAP_MPS = 20.0
@@ -71,26 +77,29 @@ class CommandSource:
 class SpeedControlParams:
     """Outer speed loop settings (defaults suit an MC-2100 class board with its own loop).
 
-    For a drive without an internal loop, raise ``kp`` and ``ki_per_s`` and
-    the trim limit: the trim then carries the whole load droop.
+    Ranges are in the comments. ``kp`` is m/s of command per m/s of error;
+    below 1 the loop through the estimator's board model is stable. For a
+    drive without an internal loop raise ``kp``, ``ki_per_s`` and the trim
+    limit: the trim then carries the whole load droop.
     """
 
     period_s: float = 0.05  # 0.001..1 s; the MC-2100 takes a new command every 50 ms
-    kp: float = 0.2  # 0..0.9, m/s of command per m/s of error; < 1 keeps the loop through
-    #                  the board model stable
-    ki_per_s: float = 1.0  # 0..20 1/s, integral gain
-    trim_limit_mps: float = 0.3  # 0..5 m/s, largest |command - target|
-    rate_limit_mps2: float = 0.4  # 0.01..50 m/s^2, command slew (below the board's ramp)
+    kp: float = 0.2  # 0..0.9
+    ki_per_s: float = 1.0  # 0..20 1/s
+    trim_limit_mps: float = 0.3  # 0..5 m/s: largest |command - target|
+    rate_limit_mps2: float = 0.4  # 0.01..50 m/s^2: command slew, below the board's own ramp
     output_min_mps: float = 0.0  # 0..20 m/s
     output_max_mps: float = 5.36  # 0..20 m/s (12 mph home machine)
-    settle_tolerance_mps: float = 0.05  # 0.001..1 m/s: the board model within this = settled
+    settle_tolerance_mps: float = 0.05  # 0.001..1 m/s: board model this close = not ramping
+    command_step_mps: float = 0.0  # 0..0.5 m/s board command step, 0 = fine (MC-2100:
+    #                                top speed / (0.85 * 255) = 0.0248 m/s); > 0 dithers
 
     def __post_init__(self) -> None:
         ranges = {
             "period_s": (0.001, 1.0), "kp": (0.0, 0.9), "ki_per_s": (0.0, 20.0),
             "trim_limit_mps": (0.0, 5.0), "rate_limit_mps2": (0.01, 50.0),
             "output_min_mps": (0.0, _SPEED_CAP_MPS), "output_max_mps": (0.0, _SPEED_CAP_MPS),
-            "settle_tolerance_mps": (0.001, 1.0),
+            "settle_tolerance_mps": (0.001, 1.0), "command_step_mps": (0.0, 0.5),
         }
         for f in fields(self):
             check_range(type(self).__name__, f.name, getattr(self, f.name), *ranges[f.name])
@@ -125,6 +134,7 @@ class SpeedController:
         self.error_mps = 0.0
         self._out_mps: float | None = None  # rate limiter state; None: not running
         self._sent_mps = 0.0  # what the board was last told (feeds the estimator's model)
+        self._dither_mps = 0.0  # error-diffusion residue when the command is quantised
         self._last: Command | None = None
 
     def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command:
@@ -135,9 +145,10 @@ class SpeedController:
         self.target_mps = target
         self.error_mps = target - estimate
         if (target <= 0.0 or source.mode is not DriveMode.NORMAL or source.emergency_stop
-                or telemetry.faults != Fault.NONE):
+                or telemetry.faults & DRIVE_STOPPING_FAULTS):
             self.integral_mps = 0.0
             self._out_mps = None
+            self._dither_mps = 0.0
             stopping = source.mode is DriveMode.STOP or source.emergency_stop
             self._sent_mps = 0.0 if stopping else target
             return self._emit(source)
@@ -158,6 +169,12 @@ class SpeedController:
             self.integral_mps = min(max(self.integral_mps + p.ki_per_s * error * dt_s, -limit),
                                     limit)
         self._out_mps = out
+        if p.command_step_mps > 0.0:  # error diffusion: the steps sent average to ``out``
+            step = p.command_step_mps
+            level = step * math.floor((out + self._dither_mps) / step + 0.5)
+            if level > 0.0:  # never a zero (a stop) while running
+                self._dither_mps += out - level
+                out = level
         self._sent_mps = out
         return self._emit(replace(source, belt_speed_mps=out))
 
