@@ -7,7 +7,7 @@ from typing import Any
 
 from ..controllers.loop import ControlLoop
 from ..controllers.program import ProgramController
-from ..controllers.self_paced import SelfPacedController
+from ..controllers.self_paced import SelfPacedController, SelfPacedParams
 from ..controllers.supervisor import SafetySupervisor
 from ..sim.engine import ClockMode, Engine, RunResult
 from ..sim.treadmill import SimulatedTreadmill
@@ -75,8 +75,8 @@ def run_scenario(
         record_period_s=spec.record_period_s,
     )
     controller = ProgramController(scenario.program, period_s=spec.control_period_s)
-    if scenario.self_paced is not None:
-        controller = SelfPacedController(controller, scenario.self_paced)
+    if isinstance(scenario.controller, SelfPacedParams):
+        controller = SelfPacedController(controller, scenario.controller)
     if scenario.supervisor is not None:
         controller = ControlLoop(controller, SafetySupervisor(scenario.supervisor))
     walker = None

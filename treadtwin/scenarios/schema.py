@@ -95,7 +95,7 @@ class Scenario:
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
     supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
-    self_paced: SelfPacedParams | None = None  # belt speed follows the walker
+    controller: SelfPacedParams | None = None  # None: the program alone
     description: str = ""
     source: str = "<scenario>"
 
@@ -201,13 +201,15 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
 
     walker = _walker(top.sub("walker", doc["walker"]), duration_s) if "walker" in doc else None
     engine = _engine(top.sub("engine", doc.get("engine", {})), duration_s)
+    controller = _controller(top.sub("controller", doc.get("controller", {})), machine)
+    has_brake = machine.brake.has_brake
     if "routine" in doc:
         if "program" in doc:
             raise ScenarioError(source, "routine", "<table>",
                                 "give either [routine] or [[program]] rows, not both")
         program = _routine(top.sub("routine", doc["routine"]), machine, duration_s)
     else:
-        program = _program(top, doc.get("program", []), machine, duration_s)
+        program = _program(top, doc.get("program", []), machine, duration_s, has_brake)
     if walker is not None and any(sp.direction is BeltDirection.REVERSE for sp in program):
         raise ScenarioError(source, "program.belt_direction", "reverse",
                             "a walker on a belt that reverses under it is not modelled; run the"
@@ -215,10 +217,9 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
     faults = _faults(top, doc.get("faults", []), duration_s, machine, walker is not None)
     criteria = _criteria(top, doc.get("criteria", []), walker is not None)
     supervisor = _supervisor(top.sub("supervisor", doc.get("supervisor", {})), walker, machine)
-    self_paced = _controller(top.sub("controller", doc.get("controller", {})), machine)
     return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
                     program=program, walker=walker, faults=faults, criteria=criteria,
-                    engine=engine, supervisor=supervisor, self_paced=self_paced,
+                    engine=engine, supervisor=supervisor, controller=controller,
                     description=description, source=source)
 
 
@@ -245,13 +246,18 @@ def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | None:
 
 def _supervisor(reader: _Reader, walker: WalkerParams | None,
                 machine: Machine) -> SupervisorLimits | None:
-    """The supervisor's limits: on by default; backward mode follows a rear-facing walker."""
+    """The supervisor's limits: on by default on machines with a motor (there is nothing to
+    supervise on one without); backward mode follows a rear-facing walker."""
     numbers = [f.name for f in fields(SupervisorLimits)
                if f.name not in ("backward", "beginner", "walker_weight_n")]
     reader.only(["enabled", "backward", "beginner", *numbers])
     enabled = reader.table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise reader.fail("enabled", enabled, "must be true or false")
+    if enabled and not machine.motorized:
+        if "enabled" in reader.table:
+            raise reader.fail("enabled", True, f"{machine.name} has no motor to supervise")
+        return None
     if not enabled:
         if len(reader.table) > 1:
             extra = next(k for k in reader.table if k != "enabled")
@@ -353,10 +359,11 @@ def _rows(top: _Reader, name: str, rows: Any) -> list[_Reader]:
     return [top.sub(f"{name}[{index}]", row) for index, row in enumerate(rows)]
 
 
-def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tuple[Setpoint, ...]:
+def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float,
+             has_brake: bool) -> tuple[Setpoint, ...]:
     setpoints: list[Setpoint] = []
     speed = 0.0
-    incline = machine.incline.incline_min_pct
+    incline = min(max(0.0, machine.incline.incline_min_pct), machine.incline.incline_max_pct)
     direction = BeltDirection.FORWARD
     resistance = 0.0
     last_at = -math.inf
@@ -395,7 +402,7 @@ def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float) -> tu
                     raise row.fail("belt_direction", text, str(exc)) from None
         if "resistance_level" in row.table:
             resistance = row.number("resistance_level", lo=0.0, hi=1.0)
-            if not machine.brake.has_brake and machine.motorized and resistance > 0.0:
+            if not has_brake and resistance > 0.0:
                 raise row.fail("resistance_level", resistance,
                                f"{machine.name} has no resistance brake; 0 is allowed")
         setpoints.append(Setpoint(at_s=at_s, speed_mps=speed, incline_pct=incline,

@@ -194,13 +194,18 @@ def pack_params(machine: Machine, dt_s: float, record_every_steps: int) -> np.nd
     return p
 
 
+def parked_incline_pct(machine: Machine) -> float:
+    """Where the deck rests when the machine is switched on: level, if the lift reaches it."""
+    return min(max(0.0, machine.incline.incline_min_pct), machine.incline.incline_max_pct)
+
+
 def initial_state(machine: Machine) -> np.ndarray:
-    """A machine at rest, powered, bus charged, lift at its lower end stop."""
+    """A machine at rest, powered, bus charged, deck parked (see parked_incline_pct)."""
     s = np.zeros(1, dtype=STATE_DTYPE)
     s0 = s[0]
     s0["bus_voltage_v"] = machine.drive.bus_supply_v
     s0["winding_temp_c"] = machine.motor.ambient_temp_c
-    s0["incline_pct"] = machine.incline.incline_min_pct
+    s0["incline_pct"] = parked_incline_pct(machine)
     s0["incline_sensor_offset_pct"] = machine.incline.incline_sensor_offset_pct
     s0["tach_last_pulse_s"] = np.nan
     s0["tach_previous_pulse_s"] = np.nan
@@ -215,7 +220,7 @@ def initial_inputs(machine: Machine) -> np.ndarray:
     u = np.zeros(1, dtype=INPUT_DTYPE)
     u0 = u[0]
     u0["cmd_direction"] = 1.0
-    u0["cmd_incline_pct"] = machine.incline.incline_min_pct
+    u0["cmd_incline_pct"] = parked_incline_pct(machine)
     u0["key_present"] = 1
     u0["tach_ok"] = 1
     u0["tension_scale"] = 1.0
