@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 from .interface import Command, Controller, Telemetry
 
+#: Commands are sent to the millimetre per second (finer than any board's command step).
+SPEED_RESOLUTION_MPS = 0.001
+
 
 @dataclass(frozen=True, slots=True)
 class SelfPacedParams:
@@ -91,8 +94,13 @@ class SelfPacedController:
         wanted = min(max(wanted, 0.0), p.speed_max_mps)
         step = p.accel_max_mps2 * dt_s
         self._speed_mps = min(max(wanted, self._speed_mps - step), self._speed_mps + step)
-        command = Command(belt_speed_mps=self._speed_mps, incline_pct=base.incline_pct,
-                          belt_direction=base.belt_direction, mode=base.mode,
-                          resistance_level=base.resistance_level, reset=base.reset)
-        self._sent = command
-        return command
+        speed = round(self._speed_mps / SPEED_RESOLUTION_MPS) * SPEED_RESOLUTION_MPS
+        sent = self._sent
+        if (sent is not None and sent.belt_speed_mps == speed and sent.incline_pct == base.incline_pct
+                and sent.mode is base.mode and sent.reset == base.reset
+                and sent.belt_direction is base.belt_direction):
+            return sent  # unchanged: no new object, nothing new to send
+        self._sent = Command(belt_speed_mps=speed, incline_pct=base.incline_pct,
+                             belt_direction=base.belt_direction, mode=base.mode,
+                             resistance_level=base.resistance_level, reset=base.reset)
+        return self._sent
