@@ -197,3 +197,19 @@ def test_walker_with_a_reversing_belt_is_refused():
             '[[program]]\nat_s=0\nspeed_mps=1\nbelt_direction="reverse"\n')
     with pytest.raises(ScenarioError, match="reverses under it is not modelled"):
         parse_scenario(text, "t.toml")
+
+
+def test_the_same_scenario_runs_with_the_multibody_layer():
+    pytest.importorskip("pybullet")
+    results = {layer: run("home-motorized", f'step_on_at_s = 0.5\nlayer = "{layer}"', RAMP_UP,
+                          40.0) for layer in ("balance", "multibody")}
+    late = {layer: steady(result, 28.0) for layer, result in results.items()}
+    weight = 70.0 * G
+    for layer, rows in late.items():
+        assert np.mean(rows["walker_load_n"]) == pytest.approx(weight, rel=0.01), layer
+        assert abs(np.mean(rows["walker_force_n"])) < 0.01 * weight, layer
+        assert residual_pct(results[layer].run.trace) < 0.5, layer
+        assert not results[layer].metrics["walker_fell"], layer
+    dips = {layer: (np.mean(r["belt_speed_mps"]) - np.min(r["belt_speed_mps"]))
+            for layer, r in late.items()}
+    assert dips["multibody"] == pytest.approx(dips["balance"], rel=0.3)

@@ -29,7 +29,7 @@ from ..sim.faults import FaultKind, FaultSpec
 from ..sim.machine import CapabilityError, Machine
 from ..sim.params import ParameterError
 from ..sim.presets import PRESETS, preset
-from ..sim.walker.balance import WalkerParams
+from ..sim.walker.balance import WALKER_LAYERS, WalkerParams
 from ..sim.walker.gait import HEIGHT_RANGE_M, MASS_RANGE_KG, Facing, GaitParams
 
 #: Speed keys with their factor to m/s and the unit shown in messages.
@@ -49,6 +49,7 @@ WALKER_NUMBER_KEYS = {
 WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
                     "own_pace")
 GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
+WALKER_TEXT_KEYS = ("layer",)
 
 
 class ScenarioError(ValueError):
@@ -294,7 +295,8 @@ def _supervisor(reader: _Reader, walker: WalkerParams | None,
 
 
 def _walker(reader: _Reader, duration_s: float) -> WalkerParams:
-    allowed = [*WALKER_KEYS, *WALKER_NUMBER_KEYS, *WALKER_BOOL_KEYS, *GAIT_KEYS]
+    allowed = [*WALKER_KEYS, *WALKER_NUMBER_KEYS, *WALKER_BOOL_KEYS, *GAIT_KEYS,
+               *WALKER_TEXT_KEYS]
     reader.only(list(dict.fromkeys(allowed)))
     values: dict[str, Any] = {
         "mass_kg": reader.number("mass_kg", 70.0, lo=MASS_RANGE_KG[0], hi=MASS_RANGE_KG[1],
@@ -311,6 +313,8 @@ def _walker(reader: _Reader, duration_s: float) -> WalkerParams:
     for key, unit in WALKER_NUMBER_KEYS.items():
         if key in reader.table:
             values[key] = reader.number(key, unit=unit)
+    if "layer" in reader.table:
+        values["layer"] = reader.text("layer", choices=WALKER_LAYERS)
     gait = {key: reader.number(key) for key in GAIT_KEYS if key in reader.table}
     try:
         if gait:

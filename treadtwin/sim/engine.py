@@ -226,8 +226,12 @@ class Engine:
             if fault.at_s <= duration_s:
                 env.process(self._fault(env, fault))
         wall_start = time.perf_counter()
-        env.run(until=duration_s)
-        self.treadmill.advance_to(duration_s)
+        try:
+            env.run(until=duration_s)
+            self.treadmill.advance_to(duration_s)
+        finally:
+            if self.walker is not None:
+                self.walker.close()
         wall_s = time.perf_counter() - wall_start
         trace = self.treadmill.trace()
         walker_events = [Event(e.t_s, e.kind, e.detail)

@@ -48,8 +48,12 @@ Numbers marked [U] are assumptions, each a parameter.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import enum
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +94,31 @@ RECOVERY_SPEED_CHANGE_FACTOR = 3.0
 UNNOTICED_ACCEL_MPS2 = 0.2
 #: While standing the walker re-checks its balance this often.
 STANDING_CHECK_S = 0.1
+
+
+#: Where the step forces come from: layer 1's force profiles, or the pybullet biped.
+WALKER_LAYERS = ("balance", "multibody")
+
+
+@contextlib.contextmanager
+def _quiet_stdio():
+    """Silence C-level output for a moment: pybullet writes its build time when it starts.
+
+    Python exceptions are unaffected: they propagate after the streams are restored."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers go to /dev/null, not later to us
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 class WalkerState(enum.IntEnum):
@@ -136,6 +165,7 @@ class WalkerParams:
     lanyard_reach_frac: float = 0.70  # release within 70 % of the running length [C]
     self_propelled: bool | None = None  # pushes the belt; default: machines without a motor
     own_pace: bool = False  # walks at preferred_speed_mps whatever the belt does (self-paced)
+    layer: str = "balance"  # foot forces from the gait layer ("balance") or pybullet ("multibody")
     preferred_speed_mps: float | None = None  # self-propelled walking speed
     max_push_bw: float = 0.3  # [U] largest steady push on the belt, in body weights
     gait: GaitParams = field(default_factory=GaitParams)
@@ -163,6 +193,8 @@ class WalkerParams:
         check_range("rail_recovery_m", self.rail_recovery_m, 0.0, 2.0, " m")
         check_range("lanyard_reach_frac", self.lanyard_reach_frac, 0.1, 1.0)
         check_range("max_push_bw", self.max_push_bw, 0.0, 1.0)
+        if self.layer not in WALKER_LAYERS:
+            raise ValueError(f"layer = {self.layer!r}; allowed: {', '.join(WALKER_LAYERS)}")
         if self.preferred_speed_mps is not None:
             check_range("preferred_speed_mps", self.preferred_speed_mps, 0.1, 3.0, " m/s")
 
@@ -223,6 +255,7 @@ class Walker:
         self._eps_m = 0.0  # divergent-motion error: how far the base is off where it should be
         self._push_n = 0.0
         self._step_cache: dict = {}
+        self._biped = None  # the layer-3 pybullet biped, when params.layer == "multibody"
         self._last_t_s = 0.0
         self._left_next = True
         self._step_m = 0.0
@@ -443,16 +476,38 @@ class Walker:
             return cached
         p = self.params
         gait = gait_at(speed_mps, p.facing, incline_pct, p.gait, p.leg_length_m)
-        n = max(1, round(gait.step_time_s / self.dt_s))
-        offset = 0.0 if left else 0.5 * gait.stride_time_s
-        forces = foot_forces(offset + np.arange(n) * self.dt_s, gait, p.mass_kg)
+        if p.layer == "multibody":
+            fore_aft, normal = self._multibody().step_forces(speed_mps, incline_pct, left,
+                                                             self.dt_s)
+        else:
+            n = max(1, round(gait.step_time_s / self.dt_s))
+            offset = 0.0 if left else 0.5 * gait.stride_time_s
+            forces = foot_forces(offset + np.arange(n) * self.dt_s, gait, p.mass_kg)
+            fore_aft, normal = forces.total_fore_aft_n, forces.total_normal_n
         vo2 = metabolic_rate(speed_mps, incline_pct, p.facing, p.mass_kg, gait_params=p.gait,
                              leg_length_m=p.leg_length_m, running=False).vo2_ml_kg_min
         if len(self._step_cache) > STEP_CACHE_SIZE:
             self._step_cache.clear()
-        result = (forces.total_fore_aft_n, forces.total_normal_n, gait.step_length_m, vo2)
+        result = (fore_aft, normal, gait.step_length_m, vo2)
         self._step_cache[key] = result
         return result
+
+    def _multibody(self):
+        """The pybullet biped (layer 3), started on first use."""
+        if self._biped is None:
+            p = self.params
+            with _quiet_stdio():  # pybullet announces its build time when it starts
+                from .multibody import MultibodyWalker  # loaded only when asked for
+
+                self._biped = MultibodyWalker(p.mass_kg, p.height_m, p.facing,
+                                              gait_params=p.gait)
+        return self._biped
+
+    def close(self) -> None:
+        """Release the pybullet client, if layer 3 was used."""
+        if self._biped is not None:
+            self._biped.close()
+            self._biped = None
 
     def _play_step(self, now_s: float, treadmill, speed: float, walking: bool) -> float:
         """Hand the plant this step's forces: the gait's, the push on a belt without a
