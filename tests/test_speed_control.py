@@ -213,7 +213,7 @@ def test_estimator_on_the_mock_without_pulse_times_uses_the_tick_times():
 
 # --- the speed loop on the mock -------------------------------------------------------------
 def test_speed_params_name_the_bad_field():
-    with pytest.raises(ValueError, match=r"SpeedControlParams.kp = 1.5 is outside 0.0..0.9"):
+    with pytest.raises(ValueError, match=r"SpeedControlParams.kp = 1.5 is outside 0..0.9"):
         SpeedControlParams(kp=1.5)
     with pytest.raises(ValueError, match="output_min_mps"):
         SpeedControlParams(output_min_mps=3.0, output_max_mps=2.0)

@@ -49,6 +49,7 @@ from collections import deque
 from typing import NamedTuple
 
 from .interface import Fault, Telemetry
+from .validation import check_range
 
 #: Belt travel per reed-switch pulse: Taurus 9.5, 90.4 ms per pulse at 10 km/h [C, 2.2].
 REED_BELT_PER_PULSE_M = 0.251
@@ -56,12 +57,6 @@ REED_BELT_PER_PULSE_M = 0.251
 #: Faults after which the drive no longer turns the belt (an incline stall is not one).
 DRIVE_STOPPING_FAULTS = (Fault.KEY_OUT | Fault.STOP_BUTTON | Fault.OVERCURRENT
                          | Fault.OVERVOLTAGE | Fault.OVERTEMP | Fault.COMMS)
-
-
-def check_range(owner: str, name: str, value: float, lo: float, hi: float) -> None:
-    """Raise ValueError naming ``owner.name``, its value and the allowed range ``lo..hi``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"{owner}.{name} = {value!r} is outside {lo}..{hi}")
 
 
 class _Pulse(NamedTuple):

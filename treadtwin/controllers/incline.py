@@ -38,9 +38,9 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from .estimation import check_range
 from .interface import Command, Controller, Fault, Telemetry
 from .speed import CommandSource
+from .validation import check_range
 
 _GRADE_RANGE_PCT = (-50.0, 50.0)
 #: Faults that cut power to the lift (or jam it): it stops without being on target.

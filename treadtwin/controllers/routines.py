@@ -17,21 +17,19 @@ numbers are those of reference/seeds-guidance.md:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from .program import Setpoint
 from .units import mph_to_mps
+from .validation import check_range
 
 #: Start and step speeds of the source articles (seeds-guidance.md).
 START_MPH = 0.5
 STEP_MPH = 0.5
 
 
-def _check(name: str, value: float, lo: float, hi: float) -> float:
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"{name} = {value!r} is outside {lo:g}..{hi:g}")
-    return value
+def _check(name: str, value: float, lo: float, hi: float) -> None:
+    check_range("routine", name, value, lo, hi)
 
 
 def _ramp(start_s: float, top_mph: float, hold_s: float, incline_pct: float = 0.0,

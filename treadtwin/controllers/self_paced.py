@@ -21,10 +21,10 @@ controller (a program), so a self-paced session can still have hills.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .interface import Command, Controller, Telemetry
+from .validation import check_range
 
 #: Commands are sent to the millimetre per second (finer than any board's command step).
 SPEED_RESOLUTION_MPS = 0.001
@@ -46,9 +46,7 @@ class SelfPacedParams:
                              ("filter_time_s", 0.05, 10.0),
                              ("speed_max_mps", 0.1, 12.0),
                              ("accel_max_mps2", 0.01, 30.0)):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and lo <= value <= hi):
-                raise ValueError(f"SelfPacedParams.{name} = {value!r} is outside {lo:g}..{hi:g}")
+            check_range("SelfPacedParams", name, getattr(self, name), lo, hi)
 
 
 class SelfPacedController:

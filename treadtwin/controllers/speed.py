@@ -37,8 +37,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from .estimation import DRIVE_STOPPING_FAULTS, TachSpeedEstimator, check_range
+from .estimation import DRIVE_STOPPING_FAULTS, TachSpeedEstimator
 from .interface import Command, Controller, DriveMode, Telemetry
+from .validation import check_range
 
 #: Upper end of every speed range here: beyond any treadmill (15 mph is 6.7 m/s).
 _SPEED_CAP_MPS = 20.0
