@@ -427,3 +427,22 @@ def test_calibration_table_corrects_commands_without_a_sensor():
         _drive(controller, lift, 15.0)
         assert controller.state is InclineState.OPEN_LOOP
         assert lift.position_pct == pytest.approx(expected_pct, abs=0.06)
+
+
+def test_on_a_drive_that_cannot_brake_the_loop_lets_the_belt_coast_without_undershoot():
+    # Found by benchmarks/bench_control_quality.py: on the 1-quadrant home board an empty
+    # belt coasts down at about 0.06 m/s^2; the loop used to wind its trim down meanwhile
+    # and the belt undershot the lower target by 15 %.
+    machine = preset("home-motorized")
+    params = SpeedControlParams(command_step_mps=machine.drive.command_speed_step_mps)
+    estimator = TachSpeedEstimator(machine.belt.roller_circumference_m)
+    program = ProgramController([Setpoint(0.0, 1.5), Setpoint(15.0, 0.5)],
+                                period_s=params.period_s)
+    controller = SpeedController(program, params, estimator)
+    treadmill = SimulatedTreadmill(machine, 60.0)
+    result = Engine(treadmill, controller).run(60.0)
+    after = result.trace[result.trace["t_s"] > 15.0]
+    assert np.min(after["belt_speed_mps"]) > 0.5 * (1 - 0.05)
+    assert np.mean(after["belt_speed_mps"][-500:]) == pytest.approx(0.5, abs=0.01)
+    # And it never asks for a zero (a stop) while the program wants the belt running.
+    assert all(c.belt_speed_mps > 0.0 for _, c in result.commands)

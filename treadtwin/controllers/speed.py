@@ -15,8 +15,12 @@ clamps the trim to ``trim_limit_mps``, the command to ``output_min_mps`` ..
 
 Anti-windup is conditional integration plus clamping: the integral is held
 while the output is saturated (by any limit) in the direction the error
-pushes, while the board is still ramping (by the estimator's model), and
-while there is no tach reading; it is clamped to the trim limit.
+pushes, while the board is still ramping (by the estimator's model), while
+there is no tach reading, and while a drive that cannot brake lets the belt
+coast down towards the target (the belt well above the target and not
+speeding up); it is clamped to the trim limit. While coasting, the
+proportional term is left out too, so the command does not dip below the
+target and the belt does not undershoot.
 
 A quantised command (the MC-2100's PWM count) cannot hold a speed between
 two steps. Given the step (``command_step_mps``), the controller dithers:
@@ -40,6 +44,9 @@ from dataclasses import dataclass, fields, replace
 from .estimation import DRIVE_STOPPING_FAULTS, TachSpeedEstimator
 from .interface import Command, Controller, DriveMode, Telemetry
 from .validation import check_range
+
+#: While the target is above zero the loop never sends less (a zero is a stop).
+MIN_RUNNING_COMMAND_MPS = 0.01
 
 #: Upper end of every speed range here: beyond any treadmill (15 mph is 6.7 m/s).
 _SPEED_CAP_MPS = 20.0
@@ -131,6 +138,7 @@ class SpeedController:
         self.estimator = estimator if estimator is not None else TachSpeedEstimator()
         self._source = CommandSource(source, "belt_speed_mps")
         self.integral_mps = 0.0
+        self._last_estimate_mps = 0.0
         self.target_mps = 0.0
         self.error_mps = 0.0
         self._out_mps: float | None = None  # rate limiter state; None: not running
@@ -157,15 +165,21 @@ class SpeedController:
             self._out_mps = estimate
         measured = self.estimator.measured
         error = self.error_mps if measured else 0.0
-        wanted = target + p.kp * error + self.integral_mps
+        # A drive that cannot brake lets the belt coast down slower than any ramp: while
+        # the belt is well above the target and still slowing, slowing it further is not
+        # the loop's job (asking for less than the target only makes it undershoot).
+        coasting = error < -p.settle_tolerance_mps and estimate <= self._last_estimate_mps
+        self._last_estimate_mps = estimate
+        wanted = target + (0.0 if coasting else p.kp * error) + self.integral_mps
         lo = max(p.output_min_mps, target - p.trim_limit_mps)
         hi = min(p.output_max_mps, target + p.trim_limit_mps)
         step_mps = p.rate_limit_mps2 * dt_s
+        lo = max(lo, MIN_RUNNING_COMMAND_MPS)  # a zero would be a stop, not a speed
         out = min(max(wanted, lo), hi)
         out = min(max(out, self._out_mps - step_mps), self._out_mps + step_mps)
         saturated = abs(out - wanted) > 1e-12 and (wanted - out) * error > 0.0
         settled = abs(self.estimator.model_speed_mps - self._sent_mps) <= p.settle_tolerance_mps
-        if measured and settled and not saturated:
+        if measured and settled and not saturated and not coasting:
             limit = p.trim_limit_mps
             self.integral_mps = min(max(self.integral_mps + p.ki_per_s * error * dt_s, -limit),
                                     limit)

@@ -27,6 +27,8 @@ STOPPED_BELOW_MPS = 0.05
 DECEL_WINDOW_S = 0.1
 #: After a speed command changes, tracking error is not counted for this long.
 SETTLE_S = 5.0
+#: A command change larger than this is a new setpoint (the trims of an outer loop are smaller).
+SETPOINT_CHANGE_MPS = 0.05
 
 LOSS_COLUMNS = ("e_copper_j", "e_friction_j", "e_brake_j", "e_slip_j")
 STORED_COLUMNS = ("kinetic_j", "e_magnetic_j")
@@ -90,7 +92,9 @@ def mean_abs_speed_error_mps(trace: np.ndarray) -> float | None:
     """Mean |true - commanded| belt speed, leaving out SETTLE_S after each command change."""
     cmd = trace["belt_speed_cmd_mps"]
     t = trace["t_s"]
-    changes = np.flatnonzero(np.diff(cmd) != 0.0) + 1
+    # A new setpoint restarts the settling time; the fine steps of a trimming or
+    # dithering controller do not.
+    changes = np.flatnonzero(np.abs(np.diff(cmd)) > SETPOINT_CHANGE_MPS) + 1
     settled = np.ones(len(t), dtype=bool)
     settled[t < t[0] + SETTLE_S] = False
     for row in changes:
