@@ -109,10 +109,9 @@ def speed_loop_for(machine: Machine) -> tuple[SpeedControlParams, Callable[[], T
     the command slew at 0.8 x the board's slower ramp (0.4 m/s^2 on
     home-motorized, the default). On home-motorized this is the configuration
     of tests/test_speed_control.py (defaults plus pitch and PWM step) with the
-    output floor raised from 0 to the machine's lowest speed: with a floor of
-    0 the trim can send exactly 0 while the belt runs faster than asked (an
-    empty belt coasting down on a drive that cannot brake), and the board
-    takes a 0 as a stop.
+    output floor at the machine's lowest speed, as a user would set it. (An
+    earlier version of the loop could send an exact 0, a stop, from a floor of
+    0 while an empty belt coasted down; it no longer does.)
     """
     drive = machine.drive
     pitch_m = machine.belt.roller_circumference_m / machine.sensors.tach_pulses_per_roller_turn
