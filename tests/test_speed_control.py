@@ -446,3 +446,32 @@ def test_on_a_drive_that_cannot_brake_the_loop_lets_the_belt_coast_without_under
     assert np.mean(after["belt_speed_mps"][-500:]) == pytest.approx(0.5, abs=0.01)
     # And it never asks for a zero (a stop) while the program wants the belt running.
     assert all(c.belt_speed_mps > 0.0 for _, c in result.commands)
+
+
+def _scenario_speed(kind: str) -> float:
+    from treadtwin.scenarios.runner import run_scenario
+    from treadtwin.scenarios.schema import parse_scenario
+
+    text = ('[scenario]\nname = "s"\nduration_s = 90\n[machine]\npreset = "home-motorized"\n'
+            f'[walker]\nmass_kg = 70\nstep_on_at_s = 3\n[controller]\nkind = "{kind}"\n'
+            + "".join(f"[[program]]\nat_s = {15 * i}\nspeed_mph = {0.5 * (i + 1)}\n"
+                      for i in range(4)))
+    trace = run_scenario(parse_scenario(text, "s.toml")).run.trace
+    return float(np.mean(trace["belt_speed_mps"][trace["t_s"] > 60.0]))
+
+
+def test_a_scenario_can_put_the_outer_loop_in_front_of_the_board():
+    target = mph_to_mps(2.0)
+    board_alone = _scenario_speed("program")
+    with_loop = _scenario_speed("speed_loop")
+    assert abs(with_loop - target) < 0.5 * abs(board_alone - target)
+    assert with_loop == pytest.approx(target, abs=0.002)
+
+
+def test_speed_loop_is_refused_on_a_machine_without_a_motor():
+    from treadtwin.scenarios.schema import ScenarioError, parse_scenario
+
+    text = ('[scenario]\nname = "s"\nduration_s = 10\n[machine]\npreset = "manual-flat"\n'
+            '[controller]\nkind = "speed_loop"\n')
+    with pytest.raises(ScenarioError, match="no motor to control"):
+        parse_scenario(text, "s.toml")

@@ -7,9 +7,12 @@ from typing import Any
 
 from ..controllers.loop import ControlLoop
 from ..controllers.program import ProgramController
+from ..controllers.estimation import TachSpeedEstimator
 from ..controllers.self_paced import SelfPacedController, SelfPacedParams
+from ..controllers.speed import SpeedControlParams, SpeedController
 from ..controllers.supervisor import SafetySupervisor
 from ..sim.engine import ClockMode, Engine, RunResult
+from ..sim.machine import Machine
 from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
 from .criteria import evaluate
@@ -58,6 +61,13 @@ class ScenarioResult:
         return summary
 
 
+def tach_estimator(machine: Machine) -> TachSpeedEstimator:
+    """The outer loop's tach estimator, set up for the machine's tach and board ramp."""
+    pitch_m = machine.belt.roller_circumference_m / machine.sensors.tach_pulses_per_roller_turn
+    return TachSpeedEstimator(pitch_m, model_accel_mps2=min(machine.drive.accel_mps2, 100.0),
+                              model_decel_mps2=min(machine.drive.decel_mps2, 100.0))
+
+
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -77,6 +87,9 @@ def run_scenario(
     controller = ProgramController(scenario.program, period_s=spec.control_period_s)
     if isinstance(scenario.controller, SelfPacedParams):
         controller = SelfPacedController(controller, scenario.controller)
+    elif isinstance(scenario.controller, SpeedControlParams):
+        controller = SpeedController(controller, scenario.controller,
+                                     tach_estimator(scenario.machine))
     if scenario.supervisor is not None:
         controller = ControlLoop(controller, SafetySupervisor(scenario.supervisor))
     walker = None

@@ -23,6 +23,7 @@ from ..controllers.interface import BeltDirection
 from ..controllers.program import Setpoint
 from ..controllers.routines import ROUTINES
 from ..controllers.self_paced import SelfPacedParams
+from ..controllers.speed import SpeedControlParams
 from ..controllers.supervisor import SupervisorLimits
 from ..controllers.units import kmh_to_mps, mph_to_mps
 from ..sim.faults import FaultKind, FaultSpec
@@ -96,7 +97,7 @@ class Scenario:
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
     supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
-    controller: SelfPacedParams | None = None  # None: the program alone
+    controller: SelfPacedParams | SpeedControlParams | None = None  # None: the program alone
     description: str = ""
     source: str = "<scenario>"
 
@@ -224,22 +225,41 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
                     description=description, source=source)
 
 
-def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | None:
-    """``[controller]``: the program alone (default), or self-paced belt speed."""
-    numbers = [f.name for f in fields(SelfPacedParams)]
-    reader.only(["kind", *numbers])
-    kind = reader.text("kind", "program", choices=("program", "self_paced"))
+#: Outer speed loop settings a scenario may give; the rest follow the machine.
+SPEED_LOOP_KEYS = ("kp", "ki_per_s", "trim_limit_mps", "rate_limit_mps2",
+                   "settle_tolerance_mps")
+
+
+def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | SpeedControlParams | None:
+    """``[controller]``: the program alone (default), the outer speed loop in front of the
+    board (``speed_loop``), or self-paced belt speed (``self_paced``)."""
+    kind = reader.text("kind", "program", choices=("program", "speed_loop", "self_paced"))
     if kind == "program":
-        if len(reader.table) > 1:
-            extra = next(k for k in reader.table if k != "kind")
-            raise reader.fail(extra, reader.table[extra], "only a self_paced controller takes it")
+        reader.only(["kind"])
         return None
-    if not machine.has_distance_sensor:
-        raise reader.fail("kind", kind, f"{machine.name} has no walker distance sensor to follow"
-                                        " (the instrumented preset has one)")
-    values = {key: reader.number(key) for key in numbers if key in reader.table}
+    if not machine.motorized:
+        raise reader.fail("kind", kind, f"{machine.name} has no motor to control")
+    if kind == "speed_loop":
+        reader.only(["kind", *SPEED_LOOP_KEYS])
+        values: dict[str, Any] = {key: reader.number(key) for key in SPEED_LOOP_KEYS
+                                  if key in reader.table}
+        drive = machine.drive
+        # From the machine, as a user configures the loop for it: the board's command
+        # period and step (dithering), its lowest and top speeds.
+        values.update(period_s=max(drive.command_update_period_s, 0.01),
+                      command_step_mps=drive.command_speed_step_mps,
+                      output_min_mps=drive.speed_min_mps, output_max_mps=drive.speed_max_mps)
+        build: type = SpeedControlParams
+    else:
+        numbers = [f.name for f in fields(SelfPacedParams)]
+        reader.only(["kind", *numbers])
+        if not machine.has_distance_sensor:
+            raise reader.fail("kind", kind, f"{machine.name} has no walker distance sensor to"
+                                            " follow (the instrumented preset has one)")
+        build = SelfPacedParams
+        values = {key: reader.number(key) for key in numbers if key in reader.table}
     try:
-        return SelfPacedParams(**values)
+        return build(**values)
     except ValueError as exc:
         bad = next((k for k in values if f".{k} " in str(exc)), "kind")
         raise reader.fail(bad, reader.table.get(bad, kind), str(exc)) from None
