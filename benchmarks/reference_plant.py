@@ -82,7 +82,7 @@ COULOMB_SMOOTHING_MPS = 1e-3
 _EVENT_HAIR_A = 1e-12
 _EVENT_HAIR_V = 1e-9
 
-I, V, TRIM, TEMP, POS = range(5)
+CURRENT, V, TRIM, TEMP, POS = range(5)
 STATE_NAMES = ("motor_current_a", "belt_speed_mps", "board_trim_v", "motor_temp_c",
                "drive_travel_m")
 
@@ -215,7 +215,7 @@ def board_voltage(t: float, x, p: PlantParams, u: BoardInputs):
     """Armature voltage, and the trim's rate, at ``(t, x)``; (0, 0) with the board off."""
     if not u.enabled:
         return 0.0, 0.0
-    i, v, trim = x[I], x[V], x[TRIM]
+    i, v, trim = x[CURRENT], x[V], x[TRIM]
     r = resistance(p, x[TEMP])
     ref = reference_speed(t, p, u)
     emf = p.k_v_per_mps * v
@@ -243,7 +243,7 @@ def board_voltage(t: float, x, p: PlantParams, u: BoardInputs):
 
 def rhs(t: float, x, p: PlantParams, u: BoardInputs) -> list[float]:
     """``dx/dt`` of the empty-belt motorized plant."""
-    i, v, temp = x[I], x[V], x[TEMP]
+    i, v, temp = x[CURRENT], x[V], x[TEMP]
     r = resistance(p, temp)
     volts, dtrim = board_voltage(t, x, p, u)
     di = 0.0 if u.blocked else (volts - r * i - p.k_v_per_mps * v) / p.inductance_h
@@ -326,7 +326,7 @@ class ReferencePlant:
 
         # The diode events are offset by a hair so that a piece never starts on one.
         def current_zero(t, y, *args):
-            return y[I] + _EVENT_HAIR_A
+            return y[CURRENT] + _EVENT_HAIR_A
         current_zero.terminal = True
         current_zero.direction = -1.0
 
@@ -380,14 +380,14 @@ class ReferencePlant:
                     elif u.blocked:
                         u.blocked = False
                     else:
-                        x[I] = 0.0
+                        x[CURRENT] = 0.0
                         u.blocked = True
                     stalled = stalled + 1 if t_new <= t else 0
                     if stalled > 3:
                         raise RuntimeError(f"events keep firing at t = {t!r} s without progress")
                 t = t_new
             volts, _ = board_voltage(t_tick_end, x, p, u)  # what the board applies
-            out[k] = (t_tick_end, x[V], x[I], volts, reference_speed(t_tick_end, p, u),
+            out[k] = (t_tick_end, x[V], x[CURRENT], volts, reference_speed(t_tick_end, p, u),
                       x[TRIM], x[TEMP], tach_speed(t_tick_end, p, u))
         wall = time.perf_counter() - wall0
         return ReferenceResult(

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from support import at, hold, machine_with, residual_pct, run_program
+
 from treadtwin.controllers.interface import BeltDirection, Command, Fault
 from treadtwin.controllers.program import Setpoint
 from treadtwin.sim.faults import FaultKind, FaultSpec

@@ -87,7 +87,8 @@ def test_bad_input_names_file_key_value_and_what_is_allowed(extra, key, words):
 
 
 def test_program_out_of_time_order_is_refused():
-    text = BASE + "\n[[program]]\nat_s = 10\nspeed_mph = 2\n\n[[program]]\nat_s = 5\nspeed_mph = 1\n"
+    text = (BASE + "\n[[program]]\nat_s = 10\nspeed_mph = 2\n"
+            "\n[[program]]\nat_s = 5\nspeed_mph = 1\n")
     with pytest.raises(ScenarioError, match=r"program\[2\]\.at_s = 5.0: .*time order"):
         parse_scenario(text, "x.toml")
 
@@ -208,7 +209,8 @@ def test_same_seed_gives_the_same_trace(tmp_path):
     scenario.write_text(BASE)
     main(["run", str(scenario), "--out", str(tmp_path / "a")])
     main(["run", str(scenario), "--out", str(tmp_path / "b")])
-    assert (tmp_path / "a" / "trace.csv").read_bytes() == (tmp_path / "b" / "trace.csv").read_bytes()
+    first, second = (tmp_path / "a" / "trace.csv"), (tmp_path / "b" / "trace.csv")
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_builtin_scenarios_are_valid():

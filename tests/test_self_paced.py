@@ -55,7 +55,8 @@ def test_a_walker_ahead_of_the_reference_speeds_the_belt_up():
                                      SelfPacedParams(reference_position_m=0.8))
     speeds = []
     for k in range(300):  # the walker stays 0.3 m ahead while the belt runs at 1.0 m/s
-        speeds.append(controller.tick(k * 0.01, 0.01, _telemetry(k * 0.01, 1.0, 0.5)).belt_speed_mps)
+        command = controller.tick(k * 0.01, 0.01, _telemetry(k * 0.01, 1.0, 0.5))
+        speeds.append(command.belt_speed_mps)
     assert speeds[-1] > 1.05
     assert np.all(np.diff(speeds) <= SelfPacedParams().accel_max_mps2 * 0.01 + 1e-12)
 

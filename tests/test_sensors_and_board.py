@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-
 from support import at, hold, machine_with, run_program
+
 from treadtwin.controllers.interface import Command, DriveMode, Fault, Treadmill
 from treadtwin.controllers.program import Setpoint
 from treadtwin.controllers.units import mph_to_mps

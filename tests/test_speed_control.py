@@ -17,14 +17,14 @@ from tests.support import machine_with
 from treadtwin.controllers.estimation import TachSpeedEstimator
 from treadtwin.controllers.incline import (
     InclineCalibration,
-    InclineControlParams,
     InclineController,
+    InclineControlParams,
     InclineState,
 )
 from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Telemetry
 from treadtwin.controllers.mock import MockTreadmill
 from treadtwin.controllers.program import ProgramController, Setpoint
-from treadtwin.controllers.speed import SpeedControlParams, SpeedController
+from treadtwin.controllers.speed import SpeedController, SpeedControlParams
 from treadtwin.controllers.units import mph_to_mps
 from treadtwin.sim.engine import Engine
 from treadtwin.sim.machine import Machine
@@ -203,7 +203,7 @@ def test_estimator_on_the_mock_without_pulse_times_uses_the_tick_times():
     mock.write(Command(belt_speed_mps=HALF_MPH_MPS))
     estimator = TachSpeedEstimator(PITCH_M)
     errors = []
-    for k in range(500):  # 10 s at 50 Hz
+    for _ in range(500):  # 10 s at 50 Hz
         estimate = estimator.update(mock.read(), HALF_MPH_MPS)
         if mock.read().tach_pulse_count >= 2:
             errors.append(abs(estimate - HALF_MPH_MPS) / HALF_MPH_MPS)

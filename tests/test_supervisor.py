@@ -8,7 +8,6 @@ import pytest
 
 from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
 from treadtwin.controllers.loop import ControlLoop
-from treadtwin.controllers.program import ProgramController, Setpoint
 from treadtwin.controllers.supervisor import STOP_ORDER, SafetySupervisor, SupervisorLimits
 from treadtwin.scenarios.runner import run_scenario
 from treadtwin.scenarios.schema import load_scenario, parse_scenario

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from support import residual_pct
+
 from treadtwin.scenarios.runner import ScenarioResult, run_scenario
 from treadtwin.scenarios.schema import ScenarioError, parse_scenario
 from treadtwin.sim.walker.balance import WalkerState

@@ -94,7 +94,8 @@ class SelfPacedController:
         self._speed_mps = min(max(wanted, self._speed_mps - step), self._speed_mps + step)
         speed = round(self._speed_mps / SPEED_RESOLUTION_MPS) * SPEED_RESOLUTION_MPS
         sent = self._sent
-        if (sent is not None and sent.belt_speed_mps == speed and sent.incline_pct == base.incline_pct
+        if (sent is not None and sent.belt_speed_mps == speed
+                and sent.incline_pct == base.incline_pct
                 and sent.mode is base.mode and sent.reset == base.reset
                 and sent.belt_direction is base.belt_direction):
             return sent  # unchanged: no new object, nothing new to send

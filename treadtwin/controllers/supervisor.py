@@ -222,7 +222,8 @@ class SafetySupervisor:
         if (force is not None and self._walker_seen
                 and self._out_speed_mps > lim.moving_above_mps
                 and force < lim.fall_load_fraction * lim.walker_weight_n):
-            causes["walker_fallen"] = f"deck carries {force:.0f} N of a {lim.walker_weight_n:.0f} N walker"
+            causes["walker_fallen"] = (f"deck carries {force:.0f} N of a"
+                                       f" {lim.walker_weight_n:.0f} N walker")
         distance = telemetry.walker_distance_m
         if distance is not None and distance > lim.drift_limit_m:
             causes["walker_drift"] = (f"walker {distance:.2f} m from the front, past"
@@ -245,7 +246,6 @@ class SafetySupervisor:
     def filter(self, now_s: float, dt_s: float, telemetry: Telemetry | None,
                requested: Command) -> Command:
         """The command to send, given the newest telemetry and what a controller asks."""
-        lim = self.limits
         if telemetry is not None and telemetry.t_s != self._last_telemetry_t_s:
             self._last_telemetry_t_s = telemetry.t_s
             self._telemetry_seen_at_s = now_s

@@ -102,8 +102,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_suite(args: argparse.Namespace) -> int:
-    from .suite import (builtin_suite_dir, default_workers, discover, load_all, print_progress,
-                        run_suite, write_junit)
+    from .suite import (
+        builtin_suite_dir,
+        default_workers,
+        discover,
+        load_all,
+        print_progress,
+        run_suite,
+        write_junit,
+    )
 
     files = discover(args.paths or [builtin_suite_dir()])
     scenarios, errors = load_all(files)
@@ -121,7 +128,8 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         write_junit(entries, args.junit)
     failed = [e.name for e in entries if not e.passed]
     print(f"{len(entries) - len(failed)}/{len(entries)} passed"
-          + (f"; failed: {', '.join(failed)}" if failed else "") + f"; index: {args.out}/index.html")
+          + (f"; failed: {', '.join(failed)}" if failed else "")
+          + f"; index: {args.out}/index.html")
     return EXIT_FAIL if failed else EXIT_PASS
 
 

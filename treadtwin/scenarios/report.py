@@ -128,7 +128,8 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
         ax.plot(t, trace["motor_current_a"], color="C4", lw=0.9, label="armature current")
         ax.set_ylabel("current (A)")
         twin = ax.twinx()
-        twin.plot(t, trace["motor_voltage_v"], color="C5", lw=0.8, alpha=0.7, label="armature voltage")
+        twin.plot(t, trace["motor_voltage_v"], color="C5", lw=0.8, alpha=0.7,
+                  label="armature voltage")
         twin.plot(t, trace["bus_voltage_v"], color="C7", lw=0.8, alpha=0.7, label="bus voltage")
         twin.set_ylabel("voltage (V)")
         lines = ax.get_lines() + twin.get_lines()
@@ -144,7 +145,8 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
         ax.set_ylim(length * 1.1, 0.0)  # console at the top, rear edge below
         ax.set_ylabel("from the front (m)")
         ax.legend(loc="lower right", fontsize=8)
-    for t_s, label in _event_labels(result.run.events, span_s=float(t[-1] - t[0]) if len(t) else 1.0):
+    span_s = float(t[-1] - t[0]) if len(t) else 1.0
+    for t_s, label in _event_labels(result.run.events, span_s=span_s):
         for axis in axes:
             axis.axvline(t_s, color="red", lw=0.8, alpha=0.6)
         axes[0].annotate(label, (t_s, axes[0].get_ylim()[1]), rotation=90,
@@ -177,7 +179,8 @@ table{{border-collapse:collapse;margin-bottom:1.5em}}td,th{{border:1px solid #cc
 <h1>{esc(summary['scenario'])} <span class="{verdict}">{verdict}</span></h1>
 <p>{esc(result.scenario.description)}</p>
 <p>Machine <b>{esc(summary['machine'])}</b>; {summary['sim_time_s']:g} s simulated in
-{summary['wall_time_s']:.2f} s (real-time factor {summary['real_time_factor']:.0f}); seed {summary['seed']}.</p>
+{summary['wall_time_s']:.2f} s (real-time factor {summary['real_time_factor']:.0f});
+seed {summary['seed']}.</p>
 <img src="plot.png" alt="belt speed, incline and motor over time" style="max-width:100%">
 <h2>Criteria</h2><table><tr><th>criterion</th><th>verdict</th><th>value</th><th>limit</th></tr>
 {rows(criteria)}</table>

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..controllers.estimation import TachSpeedEstimator
 from ..controllers.loop import ControlLoop
 from ..controllers.program import ProgramController
-from ..controllers.estimation import TachSpeedEstimator
 from ..controllers.self_paced import SelfPacedController, SelfPacedParams
-from ..controllers.speed import SpeedControlParams, SpeedController
+from ..controllers.speed import SpeedController, SpeedControlParams
 from ..controllers.supervisor import SafetySupervisor
 from ..sim.engine import ClockMode, Engine, RunResult
 from ..sim.machine import Machine

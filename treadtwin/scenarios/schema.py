@@ -43,7 +43,8 @@ PART_TABLES = ("motor", "belt", "drive", "brake", "incline", "sensors")
 WALKER_KEYS = ("mass_kg", "height_m", "facing", "lanyard", "holds_handrails")
 #: Further walker keys (numbers) beyond the contract's, with their units for messages.
 WALKER_NUMBER_KEYS = {
-    "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "", "normal_adjustment_m": "m",
+    "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "",
+    "normal_adjustment_m": "m",
     "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
     "max_push_bw": "",
 }
@@ -61,7 +62,8 @@ class ScenarioError(ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        shown = repr(value) if not isinstance(value, str) or len(value) < 60 else repr(value[:57]) + "..."
+        long_text = isinstance(value, str) and len(value) >= 60
+        shown = repr(value[:57]) + "..." if long_text else repr(value)
         super().__init__(f"{source}: {key} = {shown}: {allowed}")
 
 
@@ -130,10 +132,12 @@ class _Reader:
                                     f"required: a number{' in ' + unit if unit else ''}")
             return default
         value = self.table[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value)):
             raise self.fail(name, value, f"must be a finite number{' in ' + unit if unit else ''}")
         if not lo <= value <= hi:
-            raise self.fail(name, value, f"must be within {lo:g}..{hi:g}{' ' + unit if unit else ''}")
+            suffix = f" {unit}" if unit else ""
+            raise self.fail(name, value, f"must be within {lo:g}..{hi:g}{suffix}")
         return float(value)
 
     def integer(self, name: str, default: int) -> int:
@@ -146,7 +150,8 @@ class _Reader:
         if name not in self.table:
             if default is None:
                 allowed = f"one of {', '.join(choices)}" if choices else "a string"
-                raise ScenarioError(self.source, self.key(name), "<missing>", f"required: {allowed}")
+                raise ScenarioError(self.source, self.key(name), "<missing>",
+                                    f"required: {allowed}")
             return default
         value = self.table[name]
         if not isinstance(value, str):
@@ -369,11 +374,13 @@ def _engine(reader: _Reader, duration_s: float) -> EngineSpec:
     reader.only(["physics_dt_s", "control_period_s", "record_period_s"])
     physics = reader.number("physics_dt_s", 0.001, lo=1e-5, hi=0.01, unit="s")
     control = reader.number("control_period_s", 0.01, lo=physics, hi=1.0, unit="s")
-    record = reader.number("record_period_s", 0.01, lo=physics, hi=max(duration_s, physics), unit="s")
+    record = reader.number("record_period_s", 0.01, lo=physics, hi=max(duration_s, physics),
+                           unit="s")
     for key, value in (("control_period_s", control), ("record_period_s", record)):
         ratio = value / physics
         if abs(ratio - round(ratio)) > 1e-6:
-            raise reader.fail(key, value, f"must be a whole multiple of physics_dt_s = {physics:g} s")
+            raise reader.fail(key, value,
+                              f"must be a whole multiple of physics_dt_s = {physics:g} s")
     return EngineSpec(physics_dt_s=physics, control_period_s=control, record_period_s=record)
 
 
@@ -509,7 +516,8 @@ def _criteria(top: _Reader, rows: Any, has_walker: bool) -> tuple[CriterionSpec,
             raise row.fail("kind", kind, "needs a [walker] table")
         limit = None
         if definition.limit_unit is not None:
-            limit = row.number("limit", definition.default_limit, lo=0.0, unit=definition.limit_unit)
+            limit = row.number("limit", definition.default_limit, lo=0.0,
+                               unit=definition.limit_unit)
         elif "limit" in row.table:
             raise row.fail("limit", row.table["limit"], f"{kind} takes no limit")
         options = {key: row.number(key, lo=0.0) for key in definition.options if key in row.table}

@@ -75,7 +75,8 @@ class BeltParams:
     def slip_capacity_n(self, tension_scale: float = 1.0) -> float:
         """Largest force the drive roller passes to the belt before it slips (capstan)."""
         tension_n = self.belt_slack_tension_n * tension_scale
-        return tension_n * (math.exp(self.roller_belt_friction_coeff * self.roller_wrap_angle_rad) - 1.0)
+        grip = math.exp(self.roller_belt_friction_coeff * self.roller_wrap_angle_rad)
+        return tension_n * (grip - 1.0)
 
 
 def force_constant_n_per_a(motor: MotorParams, belt: BeltParams) -> float:

@@ -79,7 +79,8 @@ class DriveParams:
     def __post_init__(self) -> None:
         validate(self)
         if self.quadrants not in (1, 2, 4):
-            raise ParameterError(f"DriveParams.quadrants = {self.quadrants!r} is not one of 1, 2, 4")
+            raise ParameterError(
+                f"DriveParams.quadrants = {self.quadrants!r} is not one of 1, 2, 4")
         if self.speed_min_mps > self.speed_max_mps:
             raise ParameterError(
                 f"DriveParams.speed_min_mps = {self.speed_min_mps} exceeds speed_max_mps ="

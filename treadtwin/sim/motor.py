@@ -42,7 +42,8 @@ class MotorParams:
     thermal_resistance_k_per_w: float = param(
         0.4, 0.01, 10.0, "winding-to-ambient thermal resistance [U]"
     )
-    thermal_time_constant_s: float = param(900.0, 10.0, 20000.0, "winding thermal time constant [U]")
+    thermal_time_constant_s: float = param(900.0, 10.0, 20000.0,
+                                           "winding thermal time constant [U]")
     ambient_temp_c: float = param(25.0, -20.0, 60.0, "ambient temperature")
     winding_trip_temp_c: float = param(
         130.0, 60.0, 200.0, "thermal cut-out (insulation class B is 130 C)"

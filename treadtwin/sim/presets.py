@@ -113,7 +113,8 @@ def _club_motorized() -> Machine:
             overvoltage_trip_v=420.0,
             stop_brake_resistance_ohm=15.0,
         ),
-        incline=InclineParams(incline_min_pct=-3.0, incline_max_pct=15.0, incline_rate_pct_per_s=1.0),
+        incline=InclineParams(incline_min_pct=-3.0, incline_max_pct=15.0,
+                              incline_rate_pct_per_s=1.0),
         sources=(
             "0.01 km/h speed unit: FTMS, standards-hardware.md 3.1 [C]",
             "stop cuts motor and incline power, no automatic restart: EN 957-6, 1.2 [C]",

@@ -17,7 +17,14 @@ import numba as nb
 import numpy as np
 
 from ..controllers.interface import BeltDirection, Command, Fault, Telemetry
-from .layout import PROFILE_ROWS, TRACE_DTYPE, empty_profile, initial_inputs, initial_state, pack_params
+from .layout import (
+    PROFILE_ROWS,
+    TRACE_DTYPE,
+    empty_profile,
+    initial_inputs,
+    initial_state,
+    pack_params,
+)
 from .machine import Machine
 from .stepper import advance_and_sample, sample
 
@@ -170,7 +177,8 @@ class SimulatedTreadmill:
     def set_input(self, name: str, value: float) -> None:
         """Set a plant input by name (fault injection: ``tach_ok``, ``tension_scale``...)."""
         if name not in self._inputs.dtype.names:
-            raise KeyError(f"no plant input {name!r}; inputs: {', '.join(self._inputs.dtype.names)}")
+            names = ", ".join(self._inputs.dtype.names)
+            raise KeyError(f"no plant input {name!r}; inputs: {names}")
         self._inputs[0][name] = value
         self._sample = None
 

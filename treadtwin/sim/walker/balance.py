@@ -438,7 +438,8 @@ class Walker:
         step_interval = max(interval, p.reaction_delay_s)
         urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
         max_change = urgency * p.max_speed_change_mps2 * step_interval
-        speed = min(max(target, self._speed_mps - max_change, 0.0), self._speed_mps + max_change, cap)
+        speed = min(max(target, self._speed_mps - max_change, 0.0),
+                    self._speed_mps + max_change, cap)
         if not walking:
             speed = 0.0
         self._speed_mps = speed
@@ -563,7 +564,8 @@ class Walker:
         if not self.fell:
             self.fell = True
             self._event(now_s, "fall", "the walker drifted off the rear of the deck")
-        self._event(now_s, "off_rear", f"the walker left the deck over the rear edge ({pos_m:.2f} m)")
+        self._event(now_s, "off_rear",
+                    f"the walker left the deck over the rear edge ({pos_m:.2f} m)")
         self.state = WalkerState.OFF_REAR
         self._off_belt(treadmill, WalkerState.OFF_REAR)
         return None
