@@ -87,3 +87,15 @@ def test_routine_and_program_rows_together_are_refused():
             "[[program]]\nat_s = 0\nspeed_mph = 1\n")
     with pytest.raises(ScenarioError, match="not both"):
         parse_scenario(text, "x.toml")
+
+
+def test_a_walker_turns_round_at_each_stop_of_the_interval_routine():
+    text = (HEAD.format(d=800, m="home-motorized")
+            + "[walker]\nturns_when_stopped = true\nstep_on_at_s = 16\n"
+            + '[routine]\nname = "forward-backward-intervals"\nforward_s = 120\nbackward_s = 60\n'
+              "repeats = 2\n")
+    result = run_scenario(parse_scenario(text, "i.toml"))
+    turns = [e for e in result.run.events if e.kind == "turn_round"]
+    # forward, turn, backward, turn, forward, turn, backward, and a turn at the final stop
+    assert [t.detail.endswith("rear") for t in turns] == [True, False, True, False]
+    assert not result.metrics["walker_fell"]

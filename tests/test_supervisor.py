@@ -271,3 +271,14 @@ def test_key_pull_walking_backwards_stops_the_belt_before_the_rear_edge():
     assert result.metrics["stop_time_s"] < 8.0
     assert result.metrics["min_rear_margin_m"] > 0.25
     assert math.isfinite(result.metrics["min_rear_margin_m"])
+
+
+def test_a_belt_coasting_down_after_a_lower_command_is_not_an_overspeed():
+    # A 1-quadrant drive cannot brake: after the command drops, the belt coasts above it.
+    sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, accel_max_mps2=10.0,
+                                            decel_max_mps2=1.0))
+    drive(sup, Command(belt_speed_mps=1.4), 1.0)
+    for k in range(300):  # the belt coasts at 0.1 m/s^2 while the command falls at 1 m/s^2
+        t = 1.0 + k * DT
+        sup.filter(t, DT, telemetry(t, speed=1.4 - 0.1 * k * DT), Command(belt_speed_mps=0.0))
+    assert sup.latched is None

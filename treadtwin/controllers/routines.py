@@ -10,7 +10,7 @@ numbers are those of reference/seeds-guidance.md:
 - the backward warm-up: 5 minutes at 2 mph and 5 % incline;
 - intervals: 3-5 minutes forward and 1-2 minutes backward, or 2 forward
   and 1 backward; between directions the belt stops so the walker can turn
-  round, and restarts at the lowest speed;
+  round, and restarts at the lowest speed, climbing in 0.5 mph steps;
 - hills: master level ground first, then 1-2 %, later 5 % and up to 10 %,
   never raising speed and incline together.
 """
@@ -73,10 +73,13 @@ def backward_warmup(speed_mph: float = 2.0, incline_pct: float = 5.0, minutes: f
 
 def forward_backward_intervals(forward_mph: float = 3.0, backward_mph: float = 1.5,
                                forward_s: float = 180.0, backward_s: float = 60.0,
-                               repeats: int = 4, turn_s: float = 15.0) -> list[Setpoint]:
+                               repeats: int = 4, turn_s: float = 15.0,
+                               step_s: float = 5.0) -> list[Setpoint]:
     """Forward and backward blocks with a stop between them to turn round.
 
-    Each block starts at the lowest speed for ``turn_s`` before its speed.
+    Each block starts at the lowest speed ``turn_s`` after the stop and climbs to its
+    speed in 0.5 mph steps of ``step_s`` (the articles' step; the short hold is this
+    routine's choice, [U]); the block's time counts from when its speed is reached.
     """
     _check("forward_mph", forward_mph, START_MPH, 8.0)
     _check("backward_mph", backward_mph, START_MPH, 3.0)
@@ -84,14 +87,15 @@ def forward_backward_intervals(forward_mph: float = 3.0, backward_mph: float = 1
     _check("backward_s", backward_s, 30.0, 600.0)
     _check("repeats", repeats, 1, 20)
     _check("turn_s", turn_s, 5.0, 60.0)
+    _check("step_s", step_s, 2.0, 120.0)
     rows: list[Setpoint] = []
     t = 0.0
     for _ in range(int(repeats)):
         for speed_mph, block_s in ((forward_mph, forward_s), (backward_mph, backward_s)):
             rows.append(Setpoint(t, 0.0))  # stop: the walker turns round
-            rows.append(Setpoint(t + turn_s, mph_to_mps(START_MPH)))
-            rows.append(Setpoint(t + 2 * turn_s, mph_to_mps(speed_mph)))
-            t += 2 * turn_s + block_s
+            climb, t = _ramp(t + turn_s, speed_mph, step_s)
+            rows.extend(climb)
+            t += block_s
     rows.append(Setpoint(t, 0.0))
     return rows
 

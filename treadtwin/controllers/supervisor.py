@@ -80,6 +80,7 @@ class SupervisorLimits:
     tach_timeout_s: float = 3.0  # [U] longer than the 1.1 s pulse gap at 0.5 mph
     tach_current_min_a: float = 1.0  # [U]
     overspeed_margin_mps: float = 0.3  # [U] tach well above the command: runaway
+    coast_decel_mps2: float = 0.03  # [U] slowest coast-down expected; overspeed waits for it
     # Current: derate on the RMS over a thermal time (peaks while accelerating a heavy
     # flywheel are normal), stop on the instantaneous value.
     current_rms_tau_s: float = 30.0  # [U]
@@ -97,6 +98,7 @@ class SupervisorLimits:
         for name in ("start_speed_max_mps", "accel_max_mps2", "decel_max_mps2",
                      "stop_decel_mps2", "incline_rate_max_pct_per_s", "backward_speed_max_mps",
                      "watchdog_timeout_s", "tach_timeout_s", "current_rms_tau_s",
+                     "coast_decel_mps2",
                      "current_derate_a", "current_stop_a", "temp_derate_c", "temp_stop_c"):
             value = getattr(self, name)
             if not (value > 0.0):
@@ -142,6 +144,7 @@ class SafetySupervisor:
         self._limiting: set[str] = set()
         self._walker_seen = False  # the deck has carried the walker's weight
         self._current_sq = 0.0  # running mean of the squared current
+        self._speed_ceiling_mps = 0.0  # highest recent command, let down at coast_decel_mps2
         self._sent: Command | None = None
         self._forced: dict[str, str] = {}
 
@@ -207,10 +210,13 @@ class SafetySupervisor:
                     f" commanded but no tach pulse for {now_s - self._tach_silent_since_s:.1f} s")
         else:
             self._tach_silent_since_s = None
-        if telemetry.belt_speed_mps > self._out_speed_mps + lim.overspeed_margin_mps:
+        # Overspeed is judged against the highest recent command, let down slowly: a belt
+        # that coasts down after a lower command (a drive that cannot brake) is not a runaway.
+        ceiling = self._speed_ceiling_mps
+        if telemetry.belt_speed_mps > ceiling + lim.overspeed_margin_mps:
             causes["tach_implausible"] = (
-                f"belt at {telemetry.belt_speed_mps:.2f} m/s against"
-                f" {self._out_speed_mps:.2f} m/s commanded")
+                f"belt at {telemetry.belt_speed_mps:.2f} m/s against at most"
+                f" {ceiling:.2f} m/s commanded")
         temp = telemetry.motor_temp_c
         if temp is not None and temp >= lim.temp_stop_c:
             causes["over_temperature"] = f"winding at {temp:.0f} C"
@@ -251,6 +257,8 @@ class SafetySupervisor:
             self._telemetry_seen_at_s = now_s
         elif self._telemetry_seen_at_s is None:
             self._telemetry_seen_at_s = now_s
+        self._speed_ceiling_mps = max(self._out_speed_mps, self._speed_ceiling_mps
+                                      - self.limits.coast_decel_mps2 * dt_s)
         causes = self._stop_causes(now_s, telemetry, requested)
         self._try_reset(now_s, causes, requested)
         if causes and self._latched is None:

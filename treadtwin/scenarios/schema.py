@@ -49,7 +49,7 @@ WALKER_NUMBER_KEYS = {
     "max_push_bw": "",
 }
 WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
-                    "own_pace")
+                    "own_pace", "turns_when_stopped")
 GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
 WALKER_TEXT_KEYS = ("layer",)
 

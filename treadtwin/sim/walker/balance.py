@@ -54,7 +54,7 @@ import enum
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,6 +92,10 @@ STEP_CACHE_SIZE = 512
 RECOVERY_SPEED_CHANGE_FACTOR = 3.0
 #: Belt accelerations smaller than this go unnoticed [U].
 UNNOTICED_ACCEL_MPS2 = 0.2
+#: However slow the gait, a step of this length the other way is always available [U].
+MIN_STEP_BACK_M = 0.3
+#: A walker who turns round at a stop does so once the belt has stood still this long [U].
+TURN_AFTER_STILL_S = 3.0
 #: While standing the walker re-checks its balance this often.
 STANDING_CHECK_S = 0.1
 
@@ -166,6 +170,7 @@ class WalkerParams:
     self_propelled: bool | None = None  # pushes the belt; default: machines without a motor
     own_pace: bool = False  # walks at preferred_speed_mps whatever the belt does (self-paced)
     layer: str = "balance"  # foot forces from the gait layer ("balance") or pybullet ("multibody")
+    turns_when_stopped: bool = False  # turns round whenever the belt stands still (intervals)
     preferred_speed_mps: float | None = None  # self-propelled walking speed
     max_push_bw: float = 0.3  # [U] largest steady push on the belt, in body weights
     gait: GaitParams = field(default_factory=GaitParams)
@@ -236,14 +241,9 @@ class Walker:
                                else params.self_propelled)
         self.dt_s = physics_dt_s
         self.record_period_s = record_period_s
-        self.backward = walks_backward(params.facing, BeltDirection.FORWARD)
-        leg = params.leg_length_m
-        self.max_step_m = leg * (params.max_backward_step_per_leg if self.backward
-                                 else params.max_forward_step_per_leg)
-        self.walk_run_mps = gait_at(0.5, params.facing, 0.0, params.gait, leg).walk_run_speed_mps
         self.preferred_pos_m = params.preferred_position_frac * running_length_m
-        default_speed = 0.9 if self.backward else 1.2  # [U] comfortable speeds on a manual belt
-        self.preferred_speed_mps = params.preferred_speed_mps or default_speed
+        self._turned = False  # has turned round during the current stop
+        self._face(params.facing)
         self.state = WalkerState.ON_RAILS
         self.events: list[WalkerEvent] = []
         self.fell = False
@@ -262,6 +262,39 @@ class Walker:
         self._holding = params.holds_handrails
         self._saturated = False
         self._last_travel_m = 0.0
+
+    def _face(self, facing: Facing) -> None:
+        """Set (or turn to) a facing: what depends on the walking direction follows it."""
+        self.params = replace(self.params, facing=facing)
+        p = self.params
+        self.backward = walks_backward(facing, BeltDirection.FORWARD)
+        leg = p.leg_length_m
+        self.max_step_m = leg * (p.max_backward_step_per_leg if self.backward
+                                 else p.max_forward_step_per_leg)
+        self.walk_run_mps = gait_at(0.5, facing, 0.0, p.gait, leg).walk_run_speed_mps
+        default_speed = 0.9 if self.backward else 1.2  # [U] comfortable speeds on a manual belt
+        self.preferred_speed_mps = p.preferred_speed_mps or default_speed
+        self._step_cache = {}
+        self._still_since_s: float | None = None
+
+    def _maybe_turn(self, now_s: float, belt_mps: float) -> None:
+        """Turn round once the belt has stood still long enough (interval routines)."""
+        if not self.params.turns_when_stopped:
+            return
+        if abs(belt_mps) >= STANDING_BELOW_MPS:
+            self._still_since_s = None
+            self._turned = False
+            return
+        if self._turned:
+            return  # once per stop
+        if self._still_since_s is None:
+            self._still_since_s = now_s
+        elif now_s - self._still_since_s >= TURN_AFTER_STILL_S:
+            self._turned = True
+            facing = Facing.REAR if self.params.facing is Facing.CONSOLE else Facing.CONSOLE
+            self._face(facing)
+            self._event(now_s, "turn_round", f"the belt has stopped: the walker turns to face"
+                                             f" the {'rear' if facing is Facing.REAR else 'console'}")
 
     # --- what the engine calls ------------------------------------------------------------
     def start(self, treadmill) -> float:
@@ -398,6 +431,8 @@ class Walker:
         treadmill.set_walker_balance(eps)
 
         walking = abs(new_plan) >= STANDING_BELOW_MPS or self.self_propelled
+        if not walking:
+            self._maybe_turn(now_s, treadmill.truth_belt_speed_mps())
         reserve_m = self._reserve_m(perceived)
         rails_m = p.rail_recovery_m if (self._holding or p.grabs_rails_on_stumble) else 0.0
         capacity_m = 2.0 * reserve_m + rails_m
@@ -452,7 +487,7 @@ class Walker:
         """How far one step can move the foot to correct an error of this sign."""
         if error_m >= 0.0:
             return max(self.max_step_m - self._step_m, 0.05)  # a longer step
-        return max(self._step_m, 0.15)  # a shorter step, or a step back  [U]
+        return max(self._step_m, MIN_STEP_BACK_M)  # a shorter step, or a step back
 
     def _regulate_push(self, treadmill, interval_s: float) -> None:
         """On a belt without a motor, push it: the plant applies the push along the
