@@ -293,8 +293,9 @@ class Walker:
             self._turned = True
             facing = Facing.REAR if self.params.facing is Facing.CONSOLE else Facing.CONSOLE
             self._face(facing)
-            self._event(now_s, "turn_round", f"the belt has stopped: the walker turns to face"
-                                             f" the {'rear' if facing is Facing.REAR else 'console'}")
+            towards = "rear" if facing is Facing.REAR else "console"
+            self._event(now_s, "turn_round",
+                        f"the belt has stopped: the walker turns to face the {towards}")
 
     # --- what the engine calls ------------------------------------------------------------
     def start(self, treadmill) -> float:
