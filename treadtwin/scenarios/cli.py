@@ -8,6 +8,7 @@ what is allowed, and no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("treadtwin: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``treadtwin presets | head``): stop quietly; point stdout
+        # at nothing so Python's own flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":
