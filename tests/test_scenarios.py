@@ -137,7 +137,7 @@ def test_cli_run_writes_the_contract_outputs(tmp_path):
         rows = list(csv.DictReader(f))
     assert list(rows[0])[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
     assert len(rows) == 2000  # 20 s at 100 Hz
-    assert rows[-1]["safety_state"] == "key_out"
+    assert rows[-1]["safety_state"] == "key_out|supervisor:key_out"  # board and supervisor
     assert rows[0]["safety_state"] == "ok"
     assert rows[0]["walker_state"] == "standing" and float(rows[0]["walker_pos_m"]) > 0
     assert (out / "plot.png").stat().st_size > 10_000
@@ -226,3 +226,16 @@ def test_readme_documents_every_builtin_scenario():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for path in sorted(builtin_suite_dir().glob("*.toml")):
         assert path.stem in readme, f"README does not mention {path.stem}"
+
+
+def test_safety_state_shows_the_supervisors_latched_stop_until_reset(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(BASE + '\n[[faults]]\nat_s = 12\nkind = "stop_button"\n')
+    out = tmp_path / "out"
+    main(["run", str(scenario), "--out", str(out)])
+    with (out / "trace.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    before = [r["safety_state"] for r in rows if float(r["t_s"]) < 11.9]
+    after = [r["safety_state"] for r in rows if float(r["t_s"]) > 12.1]
+    assert set(before) == {"ok"}
+    assert set(after) == {"stop_button|supervisor:stop_button"}

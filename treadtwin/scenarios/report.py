@@ -31,22 +31,42 @@ TRACE_COLUMNS = (
 WALKER_STATES = {int(state): state.name.lower() for state in WalkerState}
 
 
-def _safety_state_names(flags: np.ndarray) -> np.ndarray:
-    """'ok' or the raised fault flags joined by '|', per row."""
+def _supervisor_stops(t_s: np.ndarray, events) -> np.ndarray:
+    """Per row, the rule of the supervisor's latched stop ('' when none), from its events."""
+    latched = np.full(len(t_s), "", dtype=object)
+    stop_rule, since = None, 0
+    for event in events:
+        if event.kind not in ("supervisor_stop", "supervisor_reset"):
+            continue
+        row = int(np.searchsorted(t_s, event.t_s - 1e-9))
+        if stop_rule is not None:
+            latched[since:row] = stop_rule
+        rule = event.detail.split(":", 1)[0]
+        stop_rule, since = (rule, row) if event.kind == "supervisor_stop" else (None, row)
+    if stop_rule is not None:
+        latched[since:] = stop_rule
+    return latched
+
+
+def _safety_state_names(flags: np.ndarray, supervisor: np.ndarray) -> np.ndarray:
+    """'ok', or the board's raised fault flags and the supervisor's latched stop
+    ('supervisor:<rule>') joined by '|', per row."""
     names = np.empty(len(flags), dtype=object)
-    cache: dict[int, str] = {}
-    for index, bits in enumerate(flags.tolist()):
-        text = cache.get(bits)
+    cache: dict[tuple[int, str], str] = {}
+    for index, (bits, rule) in enumerate(zip(flags.tolist(), supervisor.tolist(), strict=True)):
+        text = cache.get((bits, rule))
         if text is None:
             members = [f.name.lower() for f in Fault if f and bits & f]
-            text = cache[bits] = "|".join(members) if members else "ok"
+            if rule:
+                members.append(f"supervisor:{rule}")
+            text = cache[(bits, rule)] = "|".join(members) if members else "ok"
         names[index] = text
     return names
 
 
-def _column_text(trace: np.ndarray, name: str) -> np.ndarray:
+def _column_text(trace: np.ndarray, name: str, events=()) -> np.ndarray:
     if name == "safety_state":
-        return _safety_state_names(trace["faults"])
+        return _safety_state_names(trace["faults"], _supervisor_stops(trace["t_s"], events))
     if name == "walker_state":
         return np.array([WALKER_STATES.get(int(c), str(int(c))) for c in trace["walker_state"]],
                         dtype=object)
@@ -58,9 +78,11 @@ def _column_text(trace: np.ndarray, name: str) -> np.ndarray:
     return text
 
 
-def write_trace_csv(trace: np.ndarray, path: Path) -> None:
-    """One row per trace sample; empty cells where a value does not exist (no walker)."""
-    columns = [_column_text(trace, name) for name in TRACE_COLUMNS]
+def write_trace_csv(trace: np.ndarray, path: Path, events=()) -> None:
+    """One row per trace sample; empty cells where a value does not exist (no walker).
+
+    ``events`` (the run's) give the supervisor's latched stops for ``safety_state``."""
+    columns = [_column_text(trace, name, events) for name in TRACE_COLUMNS]
     with path.open("w", encoding="utf-8", newline="\n") as out:
         out.write(",".join(TRACE_COLUMNS) + "\n")
         for row in zip(*columns, strict=True):
@@ -196,7 +218,7 @@ def write_outputs(result: ScenarioResult, out_dir: Path) -> dict[str, Any]:
     """Write every output of a run into ``out_dir``; returns the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = write_summary(result, out_dir / "summary.json")
-    write_trace_csv(result.run.trace, out_dir / "trace.csv")
+    write_trace_csv(result.run.trace, out_dir / "trace.csv", result.run.events)
     plot_run(result, out_dir / "plot.png")
     write_report_html(result, summary, out_dir / "report.html")
     return summary
