@@ -284,10 +284,13 @@ class SafetySupervisor:
         mode = requested.mode
         self._derate(now_s, dt_s, telemetry)
         out = self._out_speed_mps
-        if (target == out and requested.incline_pct == self._out_incline_pct
-                and not self._limiting and self._derate_cap_mps is None
-                and not (lim.backward and target > lim.backward_speed_max_mps)):
-            return self._command(requested, out, self._out_incline_pct, mode)  # steady
+        # Steady: nothing to shape but a backward cap that is already holding.
+        capped = lim.backward and target > lim.backward_speed_max_mps
+        steady_limits = self._limiting == ({"backward_speed"} if capped else set())
+        wanted = lim.backward_speed_max_mps if capped else target
+        if (wanted == out and requested.incline_pct == self._out_incline_pct
+                and steady_limits and self._derate_cap_mps is None):
+            return self._command(requested, out, self._out_incline_pct, mode)
         # Start slowly.
         moving = telemetry is not None and telemetry.belt_speed_mps > lim.moving_above_mps
         capped_start = (not moving and out <= lim.start_speed_max_mps
