@@ -40,6 +40,18 @@ PARAM_DTYPE = np.dtype(
     + [(name, "f8") for name in DERIVED_PARAMS]
 )
 
+#: Cumulative energies in joules, kept in the state and copied to each trace
+#: row: the terms of the energy balance (README, "trace.csv").
+ENERGY_TOTAL_FIELDS = [
+    ("e_elec_j", "f8"),
+    ("e_copper_j", "f8"),
+    ("e_friction_j", "f8"),
+    ("e_brake_j", "f8"),
+    ("e_slip_j", "f8"),
+    ("e_walker_j", "f8"),
+    ("e_brake_resistor_j", "f8"),
+]
+
 STATE_DTYPE = np.dtype(
     [
         ("t_s", "f8"),
@@ -72,14 +84,9 @@ STATE_DTYPE = np.dtype(
         ("tach_last_pulse_s", "f8"),
         ("tach_previous_pulse_s", "f8"),
         ("current_filtered_a", "f8"),
-        # cumulative energies, J
-        ("e_elec_j", "f8"),
-        ("e_copper_j", "f8"),
-        ("e_friction_j", "f8"),
-        ("e_brake_j", "f8"),
-        ("e_slip_j", "f8"),
-        ("e_walker_j", "f8"),
-        ("e_brake_resistor_j", "f8"),
+    ]
+    + ENERGY_TOTAL_FIELDS
+    + [
         # cached discretisation of the armature and mechanics
         ("cache_r_ohm", "f8"),
         ("cache_mass_kg", "f8"),
@@ -153,16 +160,11 @@ TRACE_DTYPE = np.dtype(
         ("key_present", "i8"),
         ("faults", "i8"),
         ("belt_travel_m", "f8"),
-        ("e_elec_j", "f8"),
-        ("e_copper_j", "f8"),
-        ("e_friction_j", "f8"),
-        ("e_brake_j", "f8"),
-        ("e_slip_j", "f8"),
-        ("e_walker_j", "f8"),
+        # stored energies, J; the running totals follow
         ("kinetic_j", "f8"),
         ("e_magnetic_j", "f8"),
-        ("e_brake_resistor_j", "f8"),
     ]
+    + ENERGY_TOTAL_FIELDS
 )
 
 # Fault bits as plain ints for compiled code.
