@@ -1,4 +1,4 @@
-"""What every emulated board firmware offers the emulator: bytes in, bytes and a drive command out."""
+"""What every emulated board firmware offers: bytes in, bytes and a drive command out."""
 
 from __future__ import annotations
 

@@ -123,6 +123,7 @@ class Engine:
         self._tick_wall_s: list[float] = []
         self._telemetry = None
         self.batch_ticks = True
+        self._env: simpy.Environment | None = None
 
     # --- processes ----------------------------------------------------------------------
     def _control(self, env: simpy.Environment):
@@ -214,6 +215,23 @@ class Engine:
     # --- running ------------------------------------------------------------------------
     def run(self, duration_s: float) -> RunResult:
         """Run to ``duration_s`` of simulated time and return the result."""
+        self.start(duration_s)
+        wall_start = time.perf_counter()
+        try:
+            self.advance(duration_s)
+        except BaseException:
+            if self.walker is not None:
+                self.walker.close()
+            raise
+        return self.finish(duration_s, time.perf_counter() - wall_start)
+
+    def start(self, duration_s: float) -> None:
+        """Set up the clock and the processes; then :meth:`advance` step by step.
+
+        Running in steps lets a caller that owns the clock (the device
+        emulator, which follows wall time or a host's ticks) interleave its own
+        work between them; the order of events is the same as one ``run``.
+        """
         if self.clock is ClockMode.SCALED:
             env: simpy.Environment = simpy.rt.RealtimeEnvironment(
                 factor=1.0 / self.time_scale, strict=False)
@@ -225,14 +243,18 @@ class Engine:
         for fault in self.faults:
             if fault.at_s <= duration_s:
                 env.process(self._fault(env, fault))
-        wall_start = time.perf_counter()
-        try:
-            env.run(until=duration_s)
-            self.treadmill.advance_to(duration_s)
-        finally:
-            if self.walker is not None:
-                self.walker.close()
-        wall_s = time.perf_counter() - wall_start
+        self._env = env
+
+    def advance(self, until_s: float) -> None:
+        """Run every event up to ``until_s`` and bring the plant there."""
+        if until_s > self._env.now:
+            self._env.run(until=until_s)
+        self.treadmill.advance_to(max(until_s, self.treadmill.t_s))
+
+    def finish(self, duration_s: float, wall_s: float) -> RunResult:
+        """Close the walker and collect the trace and every event into a :class:`RunResult`."""
+        if self.walker is not None:
+            self.walker.close()
         trace = self.treadmill.trace()
         walker_events = [Event(e.t_s, e.kind, e.detail)
                          for e in (self.walker.events if self.walker else [])]

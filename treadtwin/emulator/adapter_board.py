@@ -1,0 +1,335 @@
+"""The adapter board's firmware for treadtwin's own protocol (docs/protocol.md sections 7 and 9).
+
+The board sits between the host and the treadmill's motor board. It opens
+sessions, turns accepted COMMANDs into drive commands (clamped to the
+machine), reports TELEMETRY at its period, and keeps the belt safe on its
+own: a host that goes quiet for ``watchdog_ms`` gets a controlled stop and a
+latched COMMS fault; the safety key, the console stop button and drive trips
+stop the belt without the host and hold it stopped until a COMMAND with
+RESET. The motor board (the twin) latches KEY_OUT, STOP_BUTTON and its trips
+itself; this firmware adds the COMMS latch and makes sure nothing left over
+from before a stop moves the belt afterwards.
+
+Every accepted COMMAND is answered at once with a TELEMETRY frame whose
+``ack_seq`` is that command (and the periodic timer restarts), so the
+command-to-telemetry round trip is the wire time plus the board's
+processing, not up to a telemetry period (section 9.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
+from ..controllers.protocol import (
+    DEFAULT_TELEMETRY_PERIOD_MS,
+    DEFAULT_WATCHDOG_MS,
+    MAX_TELEMETRY_PERIOD_MS,
+    MAX_WATCHDOG_MS,
+    MIN_PROTOCOL_VERSION,
+    MIN_TELEMETRY_PERIOD_MS,
+    MIN_WATCHDOG_MS,
+    PROTOCOL_VERSION,
+    SEQ_MODULUS,
+    Body,
+    Capability,
+    CommandFlag,
+    CommandPayload,
+    FrameDecoder,
+    Heartbeat,
+    Hello,
+    HelloAck,
+    Message,
+    Nack,
+    NackCode,
+    Side,
+    Stopped,
+    StopReason,
+    TelemetryPayload,
+    encode,
+    faults_to_wire,
+    stop_reason_for_fault,
+)
+from ..controllers.units import mps_to_kmh
+
+#: The belt counts as moving above this speed (m/s) for the stop and watchdog rules.
+MOVING_ABOVE_MPS = 0.05
+_LATCHES = (Fault.KEY_OUT | Fault.STOP_BUTTON | Fault.OVERCURRENT | Fault.OVERVOLTAGE
+            | Fault.OVERTEMP)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineLimits:
+    """What the adapter tells the host about its machine (HELLO_ACK)."""
+
+    capabilities: Capability
+    max_speed_mps: float
+    min_incline_pct: float = 0.0
+    max_incline_pct: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.max_speed_mps > 0.0:
+            raise ValueError(f"max_speed_mps must be > 0, got {self.max_speed_mps!r}")
+        if self.min_incline_pct > self.max_incline_pct:
+            raise ValueError(f"min_incline_pct {self.min_incline_pct!r} is above max_incline_pct"
+                             f" {self.max_incline_pct!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BoardCounts:
+    """What the board did, for logs and tests."""
+
+    sessions: int = 0
+    commands: int = 0
+    heartbeats: int = 0
+    telemetry_sent: int = 0
+    nacks_sent: int = 0
+    stops_sent: int = 0
+    watchdog_stops: int = 0
+
+
+def _clamp_ms(requested: int, default: int, lo: int, hi: int) -> int:
+    return default if requested == 0 else min(max(requested, lo), hi)
+
+
+class AdapterBoard:
+    """Implements :class:`~.board.DeviceBoard` for protocol version 1."""
+
+    def __init__(self, limits: MachineLimits, *, answer_commands: bool = True) -> None:
+        self.limits = limits
+        self.answer_commands = answer_commands
+        self.decoder = FrameDecoder(Side.ADAPTER)
+        self.watchdog_s = DEFAULT_WATCHDOG_MS / 1000.0
+        self.telemetry_period_s = DEFAULT_TELEMETRY_PERIOD_MS / 1000.0
+        self._seq = 0
+        self._session_id: int | None = None
+        self._ack_seq: int | None = None
+        self._fed_at_s: float | None = None
+        self._next_telemetry_s: float | None = None
+        self._drive = Command(mode=DriveMode.STOP)
+        self._comms_latched = False
+        self._stop_reported = True  # at power-up the belt is stopped; nothing to report
+        self._not_permitted_sent = False
+        self._fed = 0
+        self._counts = dict.fromkeys(BoardCounts.__dataclass_fields__, 0)
+
+    # --- what the emulator reads ---------------------------------------------------------
+    @property
+    def drive_command(self) -> Command:
+        """What the board asks of the motor drive now."""
+        return self._drive
+
+    @property
+    def session_id(self) -> int | None:
+        """The open session, ``None`` before the first HELLO."""
+        return self._session_id
+
+    @property
+    def fed(self) -> int:
+        """Accepted COMMANDs and HEARTBEATs of the current session so far (lockstep pacing)."""
+        return self._fed
+
+    @property
+    def counts(self) -> BoardCounts:
+        """A snapshot of the board's counters."""
+        return BoardCounts(**self._counts)
+
+    # --- bytes in ------------------------------------------------------------------------
+    def on_bytes(self, data: bytes, now_s: float, telemetry: Telemetry) -> bytes:
+        """Decode the host's bytes and act on every accepted frame; return the replies."""
+        out = bytearray()
+        for message in self.decoder.feed(data):
+            out += self._handle(message, now_s, telemetry)
+        for rejection in self.decoder.pop_rejections():
+            nack = rejection.nack()
+            if nack is not None:
+                out += self._send(nack)
+        return bytes(out)
+
+    def _handle(self, message: Message, now_s: float, telemetry: Telemetry) -> bytes:
+        body = message.body
+        if isinstance(body, Hello):
+            return self._hello(message.seq, body, now_s, telemetry)
+        if self._session_id is None:
+            return self._send(Nack(NackCode.NO_SESSION, body.MESSAGE_TYPE, message.seq, 0))
+        self._ack_seq = message.seq
+        self._fed_at_s = now_s
+        self._fed += 1
+        if isinstance(body, Heartbeat):
+            self._counts["heartbeats"] += 1
+            return b""
+        if isinstance(body, CommandPayload):
+            self._counts["commands"] += 1
+            out = self._command(message.seq, body, now_s, telemetry)
+            if self.answer_commands:
+                out += self._telemetry(now_s, telemetry)
+            return out
+        return b""  # the decoder lets only host-sent types through
+
+    def _hello(self, seq: int, hello: Hello, now_s: float, telemetry: Telemetry) -> bytes:
+        version = min(hello.max_version, PROTOCOL_VERSION)
+        if version < max(hello.min_version, MIN_PROTOCOL_VERSION):
+            return self._send(Nack(NackCode.UNSUPPORTED_VERSION, hello.MESSAGE_TYPE, seq,
+                                   MIN_PROTOCOL_VERSION | PROTOCOL_VERSION << 8))
+        out = bytearray()
+        if hello.session_id != self._session_id:
+            if self._session_id is not None and self._belt_active(telemetry):
+                out += self._stop(StopReason.NEW_SESSION, now_s, telemetry)
+            self._drive = Command(mode=DriveMode.STOP)
+            self._session_id = hello.session_id
+            self._ack_seq = None
+            self._fed = 0
+            self._counts["sessions"] += 1
+            self.watchdog_s = _clamp_ms(hello.watchdog_ms, DEFAULT_WATCHDOG_MS, MIN_WATCHDOG_MS,
+                                        MAX_WATCHDOG_MS) / 1000.0
+            self.telemetry_period_s = _clamp_ms(
+                hello.telemetry_period_ms, DEFAULT_TELEMETRY_PERIOD_MS, MIN_TELEMETRY_PERIOD_MS,
+                MAX_TELEMETRY_PERIOD_MS) / 1000.0
+            self._fed_at_s = now_s
+        lim = self.limits
+        out += self._send(HelloAck(
+            min_version=MIN_PROTOCOL_VERSION, max_version=PROTOCOL_VERSION, version=version,
+            session_id=hello.session_id, watchdog_ms=round(self.watchdog_s * 1000),
+            telemetry_period_ms=round(self.telemetry_period_s * 1000),
+            capabilities=lim.capabilities,
+            max_speed_kmh_x100=min(round(mps_to_kmh(lim.max_speed_mps) * 100), 0xFFFF),
+            min_incline_pct_x10=round(lim.min_incline_pct * 10),
+            max_incline_pct_x10=round(lim.max_incline_pct * 10)))
+        out += self._telemetry(now_s, telemetry)  # telemetry starts with the session
+        return bytes(out)
+
+    def _command(self, seq: int, payload: CommandPayload, now_s: float,
+                 telemetry: Telemetry) -> bytes:
+        """Section 9.3: reset, emergency stop, mode, range, latched stops, in that order."""
+        out = bytearray()
+        flags = CommandFlag(payload.flags)
+        requested = payload.to_command()
+        if CommandFlag.RESET in flags:
+            self._comms_latched = False
+        if CommandFlag.EMERGENCY_STOP in flags:
+            if self._belt_active(telemetry) or not self._stop_reported:
+                out += self._stop(StopReason.HOST_EMERGENCY, now_s, telemetry)
+            self._drive = Command(mode=DriveMode.STOP, emergency_stop=True,
+                                  reset=CommandFlag.RESET in flags)
+            return bytes(out)
+        latched = self._latched(telemetry, cleared_by_reset=CommandFlag.RESET in flags)
+        wants_motion = requested.mode is not DriveMode.STOP and requested.belt_speed_mps > 0.0
+        if latched:
+            if wants_motion and not self._not_permitted_sent:
+                self._not_permitted_sent = True
+                out += self._send(Nack(NackCode.NOT_PERMITTED, payload.MESSAGE_TYPE, seq,
+                                       int(faults_to_wire(latched))))
+            self._drive = Command(mode=DriveMode.STOP, reset=CommandFlag.RESET in flags)
+            return bytes(out)
+        self._not_permitted_sent = False
+        command = self._in_range(requested)
+        if command.mode is DriveMode.STOP:
+            if self._belt_active(telemetry) and not self._stop_reported:
+                out += self._stop(StopReason.HOST_STOP, now_s, telemetry)
+        elif wants_motion:
+            self._stop_reported = False
+        self._drive = replace(command, reset=CommandFlag.RESET in flags)
+        return bytes(out)
+
+    def _in_range(self, command: Command) -> Command:
+        lim, caps = self.limits, self.limits.capabilities
+        mode = command.mode
+        if mode is DriveMode.RESISTANCE and Capability.RESISTANCE not in caps:
+            mode = DriveMode.STOP
+        direction = command.belt_direction
+        if Capability.REVERSE not in caps:
+            direction = BeltDirection.FORWARD
+        incline = (min(max(command.incline_pct, lim.min_incline_pct), lim.max_incline_pct)
+                   if Capability.INCLINE in caps else self._drive.incline_pct)
+        return Command(belt_speed_mps=min(command.belt_speed_mps, lim.max_speed_mps),
+                       incline_pct=incline, belt_direction=direction, mode=mode,
+                       resistance_level=command.resistance_level)
+
+    def _latched(self, telemetry: Telemetry, cleared_by_reset: bool) -> Fault:
+        """Stops that hold the drive disabled; a RESET clears those whose cause has gone."""
+        latched = Fault(int(telemetry.faults)) & _LATCHES
+        if cleared_by_reset:
+            # The motor board clears its latches on this same reset if their causes have gone;
+            # only a key still out (or a drive that will not allow it) keeps one set.
+            keep = Fault.NONE
+            if telemetry.key_present is False:
+                keep |= Fault.KEY_OUT
+            latched &= keep
+        if self._comms_latched:
+            latched |= Fault.COMMS
+        return latched
+
+    # --- time ----------------------------------------------------------------------------
+    def on_tick(self, now_s: float, telemetry: Telemetry) -> bytes:
+        """Watchdog, stops seen on the machine, periodic TELEMETRY; return what to send."""
+        if self._session_id is None:
+            return b""
+        out = bytearray()
+        if self._fed_at_s is not None and now_s - self._fed_at_s > self.watchdog_s + 1e-9:
+            self._fed_at_s = None  # one expiry per silence
+            if self._belt_active(telemetry) or self._drive.mode is not DriveMode.STOP:
+                if self._belt_active(telemetry):
+                    self._comms_latched = True
+                    self._counts["watchdog_stops"] += 1
+                    out += self._stop(StopReason.WATCHDOG, now_s, telemetry, force=True)
+            self._drive = Command(mode=DriveMode.STOP)
+        hard = Fault(int(telemetry.faults)) & _LATCHES
+        if hard and not self._stop_reported:
+            out += self._stop(stop_reason_for_fault(hard), now_s, telemetry)
+            self._drive = Command(mode=DriveMode.STOP)
+        if self._drive.reset:
+            self._drive = replace(self._drive, reset=False)  # a reset acts once
+        if self._next_telemetry_s is None or now_s >= self._next_telemetry_s - 1e-9:
+            out += self._telemetry(now_s, telemetry)
+        return bytes(out)
+
+    # --- bytes out -----------------------------------------------------------------------
+    def _belt_active(self, telemetry: Telemetry) -> bool:
+        return telemetry.drive_enabled or telemetry.belt_speed_mps > MOVING_ABOVE_MPS
+
+    def _stop(self, reason: StopReason, now_s: float, telemetry: Telemetry,
+              force: bool = False) -> bytes:
+        if self._stop_reported and not force:
+            return b""
+        self._stop_reported = True
+        self._counts["stops_sent"] += 1
+        return self._send(Stopped(
+            board_time_ms=round(now_s * 1000) & 0xFFFFFFFF, reason=reason,
+            faults=faults_to_wire(self._reported_faults(telemetry)),
+            speed_kmh_x100=min(round(mps_to_kmh(telemetry.belt_speed_mps) * 100), 0xFFFF)))
+
+    def _reported_faults(self, telemetry: Telemetry) -> Fault:
+        faults = Fault(int(telemetry.faults))
+        return faults | Fault.COMMS if self._comms_latched else faults
+
+    def _telemetry(self, now_s: float, telemetry: Telemetry) -> bytes:
+        self._next_telemetry_s = now_s + self.telemetry_period_s
+        self._counts["telemetry_sent"] += 1
+        if self._comms_latched:
+            telemetry = telemetry._replace(faults=self._reported_faults(telemetry))
+        return self._send(TelemetryPayload.from_telemetry(telemetry, ack_seq=self._ack_seq))
+
+    def _send(self, body: Body) -> bytes:
+        if isinstance(body, Nack):
+            self._counts["nacks_sent"] += 1
+        frame = encode(body, self._seq)
+        self._seq = (self._seq + 1) % SEQ_MODULUS
+        return frame
+
+
+def limits_for(max_speed_mps: float, min_incline_pct: float, max_incline_pct: float, *,
+               reverse: bool, incline: bool, resistance: bool, walker_distance: bool,
+               deck_force: bool) -> MachineLimits:
+    """Machine limits with the capabilities a twin always has (current, bus, temperature, key)."""
+    caps = Capability.MOTOR_CURRENT | Capability.BUS_VOLTAGE | Capability.MOTOR_TEMP
+    caps |= Capability.KEY_SENSE
+    for flag, present in ((Capability.REVERSE, reverse), (Capability.INCLINE, incline),
+                          (Capability.RESISTANCE, resistance),
+                          (Capability.WALKER_DISTANCE, walker_distance),
+                          (Capability.DECK_FORCE, deck_force)):
+        if present:
+            caps |= flag
+    return MachineLimits(capabilities=caps, max_speed_mps=max_speed_mps,
+                         min_incline_pct=min_incline_pct, max_incline_pct=max_incline_pct)
+
+

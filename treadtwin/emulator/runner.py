@@ -1,0 +1,205 @@
+"""The twin behind a port: board firmware, link and engine run together.
+
+The simulation engine ticks a :class:`BoardProxy` in place of a controller:
+the proxy runs the board firmware and hands its drive command to the twin,
+so faults, the walker and the plant run exactly as in an in-process run.
+
+Two clocks:
+
+- **wall clock**: the engine follows wall time in 1 ms board ticks; bytes
+  from the host are handled the moment their wire time is over, so
+  latency through the emulator is the wire time plus processing.
+- **lockstep**: the board's clock advances one host period per host frame
+  (COMMAND or HEARTBEAT): TELEMETRY for time t, the host's frame, the
+  command acts at t, the twin advances to t + period. The host therefore
+  sees exactly what an in-process controller would, at any speed. If the
+  host falls silent for longer than the watchdog (wall time), the emulator
+  free-runs at wall speed so the board's watchdog can stop the belt, and
+  goes back to lockstep when the host returns.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Sequence
+
+from ..controllers.interface import Command, Telemetry
+from ..sim.engine import Engine, RunResult
+from ..sim.faults import FaultSpec
+from ..sim.machine import Machine
+from ..sim.treadmill import SimulatedTreadmill
+from ..sim.walker.balance import Walker
+from .adapter_board import AdapterBoard, MachineLimits, limits_for
+from .board import DeviceBoard
+from .port import PtyPort
+
+#: The board firmware's own tick in wall-clock mode (s).
+BOARD_TICK_S = 0.001
+
+
+class EmulatorClock(enum.Enum):
+    """How the emulated board's time relates to the host."""
+
+    LOCKSTEP = "lockstep"
+    WALL = "wall"
+
+
+def machine_limits(machine: Machine) -> MachineLimits:
+    """What the adapter board reports about a twin machine in HELLO_ACK."""
+    incline = machine.incline
+    return limits_for(
+        machine.drive.speed_max_mps if machine.motorized else 0.01,
+        incline.incline_min_pct, incline.incline_max_pct,
+        reverse=machine.bidirectional, incline=not incline.fixed,
+        resistance=not machine.motorized, walker_distance=machine.has_distance_sensor,
+        deck_force=machine.has_force_deck)
+
+
+class BoardProxy:
+    """Stands where a controller stands in the engine; the host is behind the board."""
+
+    def __init__(self, board: DeviceBoard, port: PtyPort, period_s: float,
+                 lockstep: bool, host_timeout_s: float = 0.5,
+                 fed: Callable[[], int] | None = None) -> None:
+        self.board = board
+        self.port = port
+        self.period_s = period_s
+        self.lockstep = lockstep
+        self.host_timeout_s = host_timeout_s
+        self.host_present = True
+        self._fed = fed
+        self._last: Command | None = None
+        self._wall_origin_s: float | None = None
+
+    def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command | None:
+        self.port.send(self.board.on_tick(now_s, telemetry), time.monotonic())
+        if self.lockstep:
+            self._wait_for_host(now_s, telemetry)
+        command = self.board.drive_command
+        if command != self._last:
+            self._last = command
+            return command
+        return None
+
+    def serve(self, now_s: float, telemetry: Telemetry, wire_now_s: float) -> None:
+        """Deliver due bytes both ways and let the board answer what the host sent."""
+        port = self.port
+        port.flush_due(wire_now_s)
+        port.poll_input(wire_now_s)
+        data = port.received(wire_now_s)
+        if data:
+            port.send(self.board.on_bytes(data, now_s, telemetry), wire_now_s)
+            port.flush_due(wire_now_s)
+
+    def _wait_for_host(self, now_s: float, telemetry: Telemetry) -> None:
+        """Lockstep: hold the board clock until the host's frame for this tick has come."""
+        fed = self._fed
+        if fed is None:
+            return
+        target = fed() + 1
+        wall = time.monotonic
+        if self._wall_origin_s is None:
+            self._wall_origin_s = wall() - now_s
+        deadline = wall() + (self.host_timeout_s if self.host_present else 0.0)
+        if not self.host_present:  # free-run: sim time follows wall time until the host is back
+            deadline = max(deadline, self._wall_origin_s + now_s)
+        while True:
+            self.serve(now_s, telemetry, wall())
+            if fed() >= target:
+                break
+            remaining = deadline - wall()
+            if remaining <= 0.0:
+                if self.host_present:
+                    self.host_present = False
+                self._wall_origin_s = wall() - now_s
+                return
+            self.port.wait(min(remaining, max(self.port.next_due_s() - wall(), 0.0)))
+        self.host_present = True
+        self._wall_origin_s = None
+
+
+class Emulator:
+    """A twin (with its walker and faults) behind a board and a port."""
+
+    def __init__(self, treadmill: SimulatedTreadmill, board: DeviceBoard, port: PtyPort,
+                 clock: EmulatorClock, *, walker: Walker | None = None,
+                 faults: Sequence[FaultSpec] = (), host_timeout_s: float = 0.5) -> None:
+        self.treadmill = treadmill
+        self.board = board
+        self.port = port
+        self.clock = clock
+        self.walker = walker
+        self.faults = faults
+        self.host_timeout_s = host_timeout_s
+        self.engine: Engine | None = None
+
+    def run(self, duration_s: float, should_stop: Callable[[], bool] = lambda: False,
+            on_ready: Callable[[], None] = lambda: None) -> RunResult:
+        """Serve the host until ``duration_s`` of board time or until ``should_stop()``."""
+        on_ready()
+        wall_start = time.monotonic()
+        if self.clock is EmulatorClock.LOCKSTEP:
+            reached = self._run_lockstep(duration_s, should_stop)
+        else:
+            reached = self._run_wall(duration_s, should_stop)
+        engine = self.engine
+        if engine is None:  # never started: the host never opened a session
+            engine = self._engine(BOARD_TICK_S, lockstep=False)
+            engine.start(0.0)
+        return engine.finish(reached, time.monotonic() - wall_start)
+
+    def _engine(self, period_s: float, lockstep: bool) -> Engine:
+        fed = getattr(self.board, "fed", None)
+        proxy = BoardProxy(self.board, self.port, period_s, lockstep, self.host_timeout_s,
+                           fed=(lambda: self.board.fed) if fed is not None else None)
+        self.proxy = proxy
+        self.engine = Engine(self.treadmill, proxy, self.faults, walker=self.walker)
+        return self.engine
+
+    def _run_wall(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
+        engine = self._engine(BOARD_TICK_S, lockstep=False)
+        engine.start(duration_s)
+        proxy, port = self.proxy, self.port
+        origin = time.monotonic()
+        now = 0.0
+        while now < duration_s and not should_stop():
+            now = min(time.monotonic() - origin, duration_s)
+            engine.advance(now)
+            proxy.serve(now, engine.treadmill.read(), time.monotonic())
+            next_tick = origin + (int(now / BOARD_TICK_S) + 1) * BOARD_TICK_S
+            port.wait(min(next_tick, port.next_due_s()) - time.monotonic())
+        return now
+
+    def _run_lockstep(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
+        board = self.board
+        if not isinstance(board, AdapterBoard):
+            raise ValueError("lockstep needs treadtwin's own protocol: the lab protocols have no"
+                             " host tick to step on (use the wall clock)")
+        # No board time passes before the host opens a session; its HELLO sets the period.
+        telemetry = self.treadmill.read()
+        while board.session_id is None:
+            if should_stop():
+                return 0.0
+            now = time.monotonic()
+            self.port.flush_due(now)
+            self.port.poll_input(now)
+            data = self.port.received(now)
+            if data:
+                self.port.send(board.on_bytes(data, 0.0, telemetry), now)
+            self.port.wait(0.05 if self.port.next_due_s() == float("inf")
+                           else self.port.next_due_s() - time.monotonic())
+        engine = self._engine(board.telemetry_period_s, lockstep=True)
+        engine.start(duration_s)
+        step = board.telemetry_period_s
+        now = 0.0
+        while now < duration_s and not should_stop():
+            now = min(now + 10 * step, duration_s)
+            engine.advance(now)
+        self.port.flush_due(float("inf"))
+        return now
+
+
+def adapter_board_for(machine: Machine, clock: EmulatorClock) -> AdapterBoard:
+    """The treadtwin-protocol board for a twin (on the wall clock it answers commands at once)."""
+    return AdapterBoard(machine_limits(machine), answer_commands=clock is EmulatorClock.WALL)
