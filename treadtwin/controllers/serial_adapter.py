@@ -76,8 +76,8 @@ class LinkCounters:
     hello_retries: int = 0
     reconnects: int = 0
     link_losses: int = 0
-    nacks: list[str] = field(default_factory=list)
-    stops: list[str] = field(default_factory=list)
+    nacks: list[tuple[float, str]] = field(default_factory=list)  # (host s, what was refused)
+    stops: list[tuple[float, str]] = field(default_factory=list)  # (board s, reason)
     decode: DecodeCounts = field(default_factory=DecodeCounts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -272,10 +272,11 @@ class SerialAdapterTreadmill:
                 self.hello_ack = body
                 self._last_adapter_seq = message.seq
             elif isinstance(body, Nack):
-                self.counters.nacks.append(f"{body.code.name} for type 0x{body.ref_type:02x}"
-                                           f" seq {body.ref_seq} (detail {body.detail})")
+                self.counters.nacks.append(
+                    (self._clock(), f"{body.code.name} for type 0x{body.ref_type:02x}"
+                                    f" seq {body.ref_seq} (detail {body.detail})"))
             elif isinstance(body, Stopped):
-                self.counters.stops.append(f"{body.board_time_ms} ms: {body.reason.name}")
+                self.counters.stops.append((body.board_time_ms / 1000.0, body.reason.name))
             self._count_gap(message.seq)
         self.counters.decode = self._decode_counts()
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..controllers.interface import Command, Telemetry
+from ..controllers.lab_protocols import LabProfile
 from ..sim.engine import Engine, RunResult
 from ..sim.faults import FaultSpec
 from ..sim.machine import Machine
@@ -32,6 +33,7 @@ from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
 from .adapter_board import AdapterBoard, MachineLimits, limits_for
 from .board import DeviceBoard
+from .lab_board import LabBoard
 from .port import PtyPort
 
 #: The board firmware's own tick in wall-clock mode (s).
@@ -174,8 +176,7 @@ class Emulator:
     def _run_lockstep(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
         board = self.board
         if not isinstance(board, AdapterBoard):
-            raise ValueError("lockstep needs treadtwin's own protocol: the lab protocols have no"
-                             " host tick to step on (use the wall clock)")
+            raise ValueError("lockstep needs treadtwin's own protocol (use the wall clock)")
         # No board time passes before the host opens a session; its HELLO sets the period.
         telemetry = self.treadmill.read()
         while board.session_id is None:
@@ -198,6 +199,26 @@ class Emulator:
             engine.advance(now)
         self.port.flush_due(float("inf"))
         return now
+
+
+PROTOCOLS = ("treadtwin", "woodway", "trackmaster")
+
+
+def board_for(machine: Machine, protocol: str, clock: EmulatorClock) -> DeviceBoard:
+    """The board firmware that answers for ``machine`` in ``protocol``."""
+    if protocol == "treadtwin":
+        return adapter_board_for(machine, clock)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if clock is EmulatorClock.LOCKSTEP:
+        raise ValueError(f"lockstep needs the treadtwin protocol: {protocol} treadmills answer"
+                         " requests and have no host tick to step on (use the wall clock)")
+    if not machine.motorized:
+        raise ValueError(f"{machine.name} has no motor: a {protocol} console cannot drive it")
+    incline = machine.incline
+    return LabBoard(LabProfile(protocol), max_speed_mps=machine.drive.speed_max_mps,
+                    max_incline_pct=incline.incline_max_pct,
+                    min_incline_pct=max(incline.incline_min_pct, 0.0))
 
 
 def adapter_board_for(machine: Machine, clock: EmulatorClock) -> AdapterBoard:

@@ -78,6 +78,44 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
     suite.add_argument("--seed", type=_seed, default=None, help="override every scenario's seed")
 
+    protocols = ("treadtwin", "woodway", "trackmaster")
+    emulate = commands.add_parser(
+        "emulate", help="put the twin behind a pseudo-terminal or serial device",
+        description="Serve the twin as a treadmill on a pseudo-terminal (--pty; its path is the"
+                    " first line printed) or a serial device, speaking the chosen protocol.")
+    where = emulate.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="create a pseudo-terminal")
+    where.add_argument("--device", help="serve on this serial device instead")
+    what = emulate.add_mutually_exclusive_group()
+    what.add_argument("--scenario", type=Path,
+                      help="take the machine, walker and faults from this scenario file")
+    what.add_argument("--preset", help="an empty machine preset (default: home-motorized)")
+    emulate.add_argument("--protocol", choices=protocols, default="treadtwin")
+    emulate.add_argument("--baud", type=_positive_int, default=None,
+                         help="wire time to reproduce (default: 115200 treadtwin, 4800 lab)")
+    emulate.add_argument("--clock", choices=("wall", "lockstep"), default="wall",
+                         help="wall clock, or lockstep: one board period per host frame")
+    emulate.add_argument("--link", type=Path, default=None,
+                         help="also make this symbolic link to the pseudo-terminal")
+    emulate.add_argument("--duration-s", type=_positive_float, default=None,
+                         help="board time to serve (default: the scenario's, or 3600 s)")
+    emulate.add_argument("--out", type=Path, default=None,
+                         help="write the twin's own trace and verdicts here at the end")
+
+    hil = commands.add_parser(
+        "hil", help="run a scenario's controllers against a real or emulated treadmill",
+        description="Run the scenario's program, controller stack and supervisor against the"
+                    " treadmill on --port, recording trace.csv and summary.json.")
+    hil.add_argument("file", help="scenario TOML file")
+    hil.add_argument("--port", required=True, help="serial device or pyserial URL")
+    hil.add_argument("--protocol", choices=protocols, default="treadtwin")
+    hil.add_argument("--baud", type=_positive_int, default=None,
+                     help="default: 115200 treadtwin, 4800 lab treadmills")
+    hil.add_argument("--lockstep", action="store_true",
+                     help="step with an emulator in lockstep instead of the wall clock")
+    hil.add_argument("--out", type=Path, default=None,
+                     help="output directory (default: out/hil/<scenario name>)")
+
     presets = commands.add_parser("presets", help="list machine presets or show one")
     presets.add_argument("name", nargs="?", help="a preset name")
     return parser
@@ -134,6 +172,105 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_PASS
 
 
+def _print_verdict(result, out: Path) -> None:
+    print(f"{'PASS' if result.passed else 'FAIL'} {result.scenario.name}:"
+          f" {result.run.sim_time_s:g} s in {result.run.wall_time_s:.2f} s of wall time")
+    for criterion in result.criteria:
+        mark = "ok  " if criterion["passed"] else "FAIL"
+        print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")
+    for name in result.extra.get("not_judged", []):
+        print(f"  n/a  {name}: needs the twin's ground truth")
+    print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")
+
+
+def _cmd_emulate(args: argparse.Namespace) -> int:
+    import signal
+
+    from ..emulator.port import PtyPort, SerialDevicePort
+    from ..emulator.runner import Emulator, EmulatorClock, board_for
+    from ..sim.treadmill import SimulatedTreadmill
+    from .report import write_outputs
+    from .runner import build_twin, judge
+
+    clock = EmulatorClock(args.clock)
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    if scenario is not None:
+        machine, faults = scenario.machine, scenario.faults
+        duration_s = args.duration_s or scenario.duration_s
+        if args.duration_s:
+            from dataclasses import replace
+            scenario = replace(scenario, duration_s=duration_s)
+        treadmill, walker = build_twin(scenario)
+    else:
+        try:
+            machine = preset(args.preset or "home-motorized")
+        except KeyError as exc:
+            print(f"treadtwin emulate: {exc.args[0]}", file=sys.stderr)
+            return EXIT_INVALID
+        faults, walker = (), None
+        duration_s = args.duration_s or 3600.0
+        treadmill = SimulatedTreadmill(machine, duration_s=duration_s, record_period_s=0.1)
+    try:
+        board = board_for(machine, args.protocol, clock)
+    except ValueError as exc:
+        print(f"treadtwin emulate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    baud = args.baud or (115200 if args.protocol == "treadtwin" else 4800)
+    try:
+        port = (PtyPort(baud, link_path=args.link) if args.pty
+                else SerialDevicePort(args.device, baud))
+    except OSError as exc:
+        print(f"treadtwin emulate: cannot open {args.device or 'a pseudo-terminal'}: {exc}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
+    emulator = Emulator(treadmill, board, port, clock, walker=walker, faults=faults)
+    print(port.path, flush=True)
+    print(f"treadtwin emulate: {machine.name} speaking {args.protocol} at {baud} baud"
+          f" ({clock.value} clock) for up to {duration_s:g} s; Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    try:
+        run = emulator.run(duration_s, should_stop=lambda: bool(stop))
+    finally:
+        port.close()
+    print(f"treadtwin emulate: served {run.sim_time_s:.2f} s; board {board.counts}",
+          file=sys.stderr)
+    if args.out and scenario is not None:
+        result = judge(scenario, run)
+        result.extra = {"mode": f"emulator-{clock.value}", "protocol": args.protocol}
+        write_outputs(result, args.out)
+        _print_verdict(result, args.out)
+        return EXIT_PASS if result.passed else EXIT_FAIL
+    return EXIT_PASS
+
+
+def _cmd_hil(args: argparse.Namespace) -> int:
+    from .hil import Protocol, open_treadmill, run_hil
+    from .report import write_outputs
+
+    scenario = load_scenario(args.file)
+    out = args.out or Path("out") / "hil" / scenario.name
+    protocol = Protocol(args.protocol)
+    period_ms = round(scenario.engine.control_period_s * 1000)
+    try:
+        treadmill = open_treadmill(args.port, protocol, args.baud, lockstep=args.lockstep,
+                                   telemetry_period_ms=period_ms if args.lockstep else 20,
+                                   seed=scenario.seed)
+    except (OSError, ValueError) as exc:
+        print(f"treadtwin hil: cannot drive {args.port} ({protocol.value}): {exc}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        result = run_hil(scenario, treadmill, lockstep=args.lockstep)
+    finally:
+        treadmill.close()
+    write_outputs(result, out)
+    _print_verdict(result, out)
+    return EXIT_PASS if result.passed else EXIT_FAIL
+
+
 def _cmd_presets(args: argparse.Namespace) -> int:
     if args.name is None:
         for name in PRESETS:
@@ -164,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "suite":
             return _cmd_suite(args)
+        if args.command == "emulate":
+            return _cmd_emulate(args)
+        if args.command == "hil":
+            return _cmd_hil(args)
         return _cmd_presets(args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)

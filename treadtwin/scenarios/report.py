@@ -72,7 +72,9 @@ def _column_text(trace: np.ndarray, name: str, events=()) -> np.ndarray:
                         dtype=object)
     values = trace[name]
     if values.dtype.kind == "i":
-        return values.astype(str)
+        text = values.astype(str).astype(object)
+        text[values < 0] = ""  # not known (a hil run: a key the protocol cannot report)
+        return text
     text = np.char.mod("%.9g", values)
     text[np.isnan(values)] = ""
     return text

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..controllers.emulation import (
+    CurvedEmulationParams,
+    CurvedEmulator,
+    ManualEmulationParams,
+    ManualEmulator,
+    SledEmulationParams,
+    SledEmulator,
+)
 from ..controllers.estimation import TachSpeedEstimator
+from ..controllers.incline import InclineController, InclineControlParams
+from ..controllers.interface import Controller
 from ..controllers.loop import ControlLoop
 from ..controllers.program import ProgramController
 from ..controllers.self_paced import SelfPacedController, SelfPacedParams
@@ -17,7 +27,7 @@ from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
 from .criteria import evaluate
 from .metrics import compute_metrics
-from .schema import Scenario
+from .schema import EMULATIONS, Scenario
 
 
 @dataclass
@@ -28,6 +38,7 @@ class ScenarioResult:
     run: RunResult
     metrics: dict[str, Any]
     criteria: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)  # further summary keys (hil, emulator)
 
     @property
     def passed(self) -> bool:
@@ -50,6 +61,7 @@ class ScenarioResult:
             "seed": self.scenario.seed,
             "machine": self.scenario.machine.name,
             "source": self.scenario.source,
+            **self.extra,
         }
         if run.timing is not None:
             summary["loop_timing"] = {
@@ -68,6 +80,55 @@ def tach_estimator(machine: Machine) -> TachSpeedEstimator:
                               model_decel_mps2=min(machine.drive.decel_mps2, 100.0))
 
 
+def _wrapped_program(scenario: Scenario) -> Controller:
+    """The program, wrapped by the controller of the ``[controller]`` kind."""
+    params = scenario.controller
+    program = ProgramController(scenario.program, period_s=scenario.engine.control_period_s)
+    if isinstance(params, SelfPacedParams):
+        return SelfPacedController(program, params)
+    if isinstance(params, SpeedControlParams):
+        return SpeedController(program, params, tach_estimator(scenario.machine))
+    if isinstance(params, InclineControlParams):
+        return InclineController(program, params)
+    if isinstance(params, ManualEmulationParams):
+        return ManualEmulator(program, params)
+    if isinstance(params, SledEmulationParams):
+        return SledEmulator(program, params)
+    if isinstance(params, CurvedEmulationParams):
+        return CurvedEmulator(program, params)
+    return program
+
+
+def build_controller(scenario: Scenario) -> Controller:
+    """The scenario's program and controller stack, behind its supervisor if it has one.
+
+    The same stack runs in-process on the twin and against hardware (``treadtwin hil``).
+    """
+    controller = _wrapped_program(scenario)
+    if scenario.supervisor is not None:
+        controller = ControlLoop(controller, SafetySupervisor(scenario.supervisor))
+    return controller
+
+
+def build_twin(scenario: Scenario) -> tuple[SimulatedTreadmill, Walker | None]:
+    """The scenario's machine as a twin, and its walker (``None`` for an empty belt)."""
+    spec = scenario.engine
+    treadmill = SimulatedTreadmill(
+        scenario.machine,
+        duration_s=scenario.duration_s,
+        physics_dt_s=spec.physics_dt_s,
+        record_period_s=spec.record_period_s,
+    )
+    walker = None
+    if scenario.walker is not None:
+        # On a machine without a motor, and under an emulation, the walker moves the belt.
+        pushes = not scenario.machine.motorized or isinstance(scenario.controller, EMULATIONS)
+        walker = Walker(scenario.walker, scenario.machine.belt.running_length_m,
+                        self_propelled=pushes,
+                        physics_dt_s=spec.physics_dt_s, record_period_s=spec.record_period_s)
+    return treadmill, walker
+
+
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -77,29 +138,15 @@ def run_scenario(
     """Run a scenario on the twin; ``seed`` overrides the file's seed."""
     if seed is not None:
         scenario = replace(scenario, seed=seed)
-    spec = scenario.engine
-    treadmill = SimulatedTreadmill(
-        scenario.machine,
-        duration_s=scenario.duration_s,
-        physics_dt_s=spec.physics_dt_s,
-        record_period_s=spec.record_period_s,
-    )
-    controller = ProgramController(scenario.program, period_s=spec.control_period_s)
-    if isinstance(scenario.controller, SelfPacedParams):
-        controller = SelfPacedController(controller, scenario.controller)
-    elif isinstance(scenario.controller, SpeedControlParams):
-        controller = SpeedController(controller, scenario.controller,
-                                     tach_estimator(scenario.machine))
-    if scenario.supervisor is not None:
-        controller = ControlLoop(controller, SafetySupervisor(scenario.supervisor))
-    walker = None
-    if scenario.walker is not None:
-        walker = Walker(scenario.walker, scenario.machine.belt.running_length_m,
-                        self_propelled=not scenario.machine.motorized,
-                        physics_dt_s=spec.physics_dt_s, record_period_s=spec.record_period_s)
+    treadmill, walker = build_twin(scenario)
+    controller = build_controller(scenario)
     engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale,
                     walker=walker)
-    run = engine.run(scenario.duration_s)
+    return judge(scenario, engine.run(scenario.duration_s))
+
+
+def judge(scenario: Scenario, run: RunResult) -> ScenarioResult:
+    """Metrics and criteria of a finished twin run (in-process, or behind the emulator)."""
     metrics = compute_metrics(run.trace, run.events,
                               walker_mass_kg=scenario.walker.mass_kg if scenario.walker else None,
                               running_length_m=scenario.machine.belt.running_length_m)
