@@ -26,13 +26,13 @@ retries, reconnects, NACKs and STOPPED notices.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import serial
 
 from .interface import Command, DriveMode, Fault, Telemetry
@@ -113,7 +113,7 @@ class SerialAdapterTreadmill:
         self.hello_ack: HelloAck | None = None
         self._factory = serial_factory
         self._clock = clock
-        self._rng = random.Random(seed)
+        self._rng = np.random.default_rng(seed)  # session ids: new for every connection
         self._serial: Any = None
         self._decoder = FrameDecoder(Side.HOST)
         self._decode_base = DecodeCounts()
@@ -175,7 +175,7 @@ class SerialAdapterTreadmill:
                                      write_timeout=1.0)
         self._fold_decoder_counts()
         self._decoder = FrameDecoder(Side.HOST)
-        session_id = self._rng.randrange(1, 1 << 32)
+        session_id = int(self._rng.integers(1, 1 << 32))
         hello = Hello(min_version=PROTOCOL_VERSION, max_version=PROTOCOL_VERSION,
                       session_id=session_id, watchdog_ms=self.watchdog_ms,
                       telemetry_period_ms=self.telemetry_period_ms)
@@ -238,6 +238,11 @@ class SerialAdapterTreadmill:
             if self._clock() > deadline:
                 raise TimeoutError(f"no telemetry from {self.port_name} for {timeout_s:g} s")
             self._receive()
+
+    @property
+    def link_up(self) -> bool:
+        """True while telemetry keeps coming from the current session."""
+        return self._telemetry is not None and not self._link_lost
 
     @property
     def capabilities(self) -> Capability:

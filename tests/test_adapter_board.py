@@ -1,0 +1,245 @@
+"""The adapter board's firmware against docs/protocol.md sections 7 and 9, frame by frame.
+
+The motor board is the mock treadmill (ideal: the belt is at the commanded
+speed at once), so every effect here is the firmware's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault
+from treadtwin.controllers.mock import MockTreadmill
+from treadtwin.controllers.protocol import (
+    Capability,
+    CommandFlag,
+    CommandPayload,
+    FrameDecoder,
+    Heartbeat,
+    Hello,
+    HelloAck,
+    Nack,
+    NackCode,
+    Side,
+    Stopped,
+    StopReason,
+    TelemetryPayload,
+    encode,
+    encode_command,
+)
+from treadtwin.emulator.adapter_board import AdapterBoard, MachineLimits
+
+LIMITS = MachineLimits(capabilities=Capability.INCLINE | Capability.MOTOR_CURRENT
+                       | Capability.KEY_SENSE, max_speed_mps=5.0, min_incline_pct=0.0,
+                       max_incline_pct=15.0)
+SESSION = 0x1234ABCD
+
+
+class Bench:
+    """A board, a mock motor board and a host-side decoder, on one clock."""
+
+    def __init__(self, answer_commands: bool = True) -> None:
+        self.board = AdapterBoard(LIMITS, answer_commands=answer_commands)
+        self.motor = MockTreadmill()
+        self.host = FrameDecoder(Side.HOST)
+        self.t_s = 0.0
+        self.seq = 0
+
+    def send(self, frame: bytes) -> list:
+        out = self.board.on_bytes(frame, self.t_s, self.motor.read())
+        self.motor.write(self.board.drive_command)
+        return [m.body for m in self.host.feed(out)]
+
+    def frame(self, body) -> bytes:
+        self.seq += 1
+        return encode(body, self.seq)
+
+    def command(self, command: Command) -> list:
+        self.seq += 1
+        return self.send(encode_command(command, self.seq))
+
+    def hello(self, session_id: int = SESSION, **kwargs) -> list:
+        fields = dict(min_version=1, max_version=1, session_id=session_id, watchdog_ms=250,
+                      telemetry_period_ms=20) | kwargs
+        return self.send(self.frame(Hello(**fields)))
+
+    def wait(self, dt_s: float, step_s: float = 0.001) -> list:
+        bodies = []
+        end = self.t_s + dt_s
+        while self.t_s < end - 1e-12:
+            self.t_s += step_s
+            self.motor.advance(step_s)
+            out = self.board.on_tick(self.t_s, self.motor.read())
+            self.motor.write(self.board.drive_command)
+            bodies += [m.body for m in self.host.feed(out)]
+        return bodies
+
+
+def of(kind, bodies):
+    return [b for b in bodies if isinstance(b, kind)]
+
+
+def test_commands_before_a_session_are_refused_and_not_acted_on():
+    bench = Bench()
+    replies = bench.command(Command(belt_speed_mps=1.0))
+    assert [n.code for n in of(Nack, replies)] == [NackCode.NO_SESSION]
+    assert bench.board.drive_command.mode is DriveMode.STOP
+    assert bench.wait(0.1) == []  # nothing is sent before the first session
+
+
+def test_hello_opens_a_session_clamps_settings_and_starts_telemetry():
+    bench = Bench()
+    replies = bench.hello(watchdog_ms=10, telemetry_period_ms=5000)
+    ack = of(HelloAck, replies)[0]
+    assert (ack.session_id, ack.watchdog_ms, ack.telemetry_period_ms) == (SESSION, 50, 1000)
+    assert len(of(TelemetryPayload, replies)) == 1
+    retry = bench.hello(watchdog_ms=10, telemetry_period_ms=5000)  # same session: a retry
+    assert of(HelloAck, retry)[0].session_id == SESSION
+    assert bench.board.counts.sessions == 1
+
+
+def test_a_version_the_board_cannot_speak_gets_a_nack_and_no_session():
+    bench = Bench()
+    replies = bench.hello(min_version=2, max_version=3)
+    assert [n.code for n in of(Nack, replies)] == [NackCode.UNSUPPORTED_VERSION]
+    assert bench.board.session_id is None
+
+
+def test_every_command_is_answered_at_once_with_telemetry_that_acks_it():
+    bench = Bench()
+    bench.hello()
+    replies = bench.command(Command(belt_speed_mps=1.0))
+    telemetry = of(TelemetryPayload, replies)
+    assert len(telemetry) == 1 and telemetry[0].ack_seq == bench.seq
+
+
+def test_commands_are_clamped_to_the_machine():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=9.0, incline_pct=40.0,
+                          belt_direction=BeltDirection.REVERSE))
+    drive = bench.board.drive_command
+    assert drive.belt_speed_mps == 5.0 and drive.incline_pct == 15.0
+    assert drive.belt_direction is BeltDirection.FORWARD  # no REVERSE capability
+
+
+def test_watchdog_stops_a_moving_belt_and_latches_comms_until_reset():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    sent = bench.wait(0.3)  # watchdog 250 ms, host silent
+    assert [s.reason for s in of(Stopped, sent)] == [StopReason.WATCHDOG]
+    assert bench.board.drive_command.mode is DriveMode.STOP
+    last = of(TelemetryPayload, sent)[-1].to_telemetry()
+    assert Fault.COMMS in last.faults
+    refused = bench.command(Command(belt_speed_mps=1.0))  # the host is back: not yet
+    assert [n.code for n in of(Nack, refused)] == [NackCode.NOT_PERMITTED]
+    assert bench.command(Command(belt_speed_mps=1.0)) and not of(
+        Nack, bench.command(Command(belt_speed_mps=1.0)))  # one NACK per latch
+    assert bench.board.drive_command.mode is DriveMode.STOP
+    bench.command(Command(belt_speed_mps=1.0, reset=True))
+    assert bench.board.drive_command.belt_speed_mps == 1.0
+    assert bench.board.drive_command.mode is DriveMode.NORMAL
+
+
+def test_heartbeats_keep_the_belt_running_and_an_idle_belt_latches_nothing():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    for _ in range(10):
+        bench.wait(0.1)
+        bench.send(bench.frame(Heartbeat(host_time_ms=0)))
+    assert bench.board.drive_command.belt_speed_mps == 1.0
+    idle = Bench()
+    idle.hello()
+    sent = idle.wait(1.0)
+    assert of(Stopped, sent) == []
+    assert Fault.COMMS not in of(TelemetryPayload, sent)[-1].to_telemetry().faults
+
+
+def test_a_new_session_stops_the_belt_and_nothing_carries_over():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    bench.wait(0.05)
+    replies = bench.hello(session_id=SESSION + 1)
+    assert [s.reason for s in of(Stopped, replies)] == [StopReason.NEW_SESSION]
+    assert bench.board.drive_command.mode is DriveMode.STOP
+
+
+def test_emergency_stop_latches_on_the_motor_board_until_a_reset():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    replies = bench.command(Command(belt_speed_mps=1.0, emergency_stop=True))
+    assert [s.reason for s in of(Stopped, replies)] == [StopReason.HOST_EMERGENCY]
+    assert bench.board.drive_command.emergency_stop
+    bench.motor.faults |= Fault.STOP_BUTTON  # the motor board latched its stop button
+    refused = bench.command(Command(belt_speed_mps=1.0))
+    assert [n.code for n in of(Nack, refused)] == [NackCode.NOT_PERMITTED]
+    bench.command(Command(belt_speed_mps=1.0, reset=True))
+    assert bench.board.drive_command.mode is DriveMode.NORMAL
+
+
+def test_the_key_stops_the_belt_without_the_host():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    bench.motor.key_present = False
+    sent = bench.wait(0.01)
+    assert [s.reason for s in of(Stopped, sent)] == [StopReason.SAFETY_KEY]
+    assert bench.board.drive_command.mode is DriveMode.STOP
+    bench.motor.key_present = True  # key back: the belt stays stopped until a command says
+    bench.wait(0.05)
+    assert bench.board.drive_command.mode is DriveMode.STOP
+
+
+GOOD = encode_command(Command(belt_speed_mps=2.0), 7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=8, max_value=len(GOOD) * 8 - 9))
+def test_a_command_with_any_single_bit_flipped_is_counted_and_never_acted_on(bit):
+    bench = Bench()
+    bench.hello()
+    frame = bytearray(GOOD)
+    frame[bit // 8] ^= 1 << (bit % 8)
+    before = bench.board.decoder.counts.rejected
+    bench.send(bytes(frame))
+    assert bench.board.drive_command.mode is DriveMode.STOP
+    assert bench.board.decoder.counts.rejected > before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=12))
+def test_random_bytes_never_raise_and_never_move_the_belt(chunks):
+    bench = Bench()
+    bench.hello()
+    for chunk in chunks:
+        bench.send(chunk)
+    assert bench.board.drive_command.mode is DriveMode.STOP
+
+
+def test_a_replayed_command_is_dropped_as_stale():
+    bench = Bench()
+    bench.hello()
+    frame = encode_command(Command(belt_speed_mps=1.0), 5)
+    bench.send(frame)
+    bench.send(encode_command(Command(mode=DriveMode.STOP), 6))
+    replies = bench.send(frame)  # an old frame again: must not restart the belt
+    assert [n.code for n in of(Nack, replies)] == [NackCode.STALE_SEQUENCE]
+    assert bench.board.drive_command.mode is DriveMode.STOP
+
+
+def test_reset_acts_once():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0, reset=True))
+    assert bench.board.drive_command.reset
+    bench.wait(0.002)
+    assert not bench.board.drive_command.reset
+    assert replace(bench.board.drive_command, reset=False) == bench.board.drive_command
+    assert CommandPayload.from_command(Command(reset=True)).flags == CommandFlag.RESET

@@ -1,0 +1,244 @@
+"""Hardware in the loop without hardware: host adapter -> pseudo-terminal -> emulator -> twin.
+
+What is shown here:
+
+- equivalence: a scenario's controller stack run through the serial
+  adapter and the emulator in lockstep sends exactly the commands it sends
+  in-process, and the twin behind the emulator reaches the same verdicts;
+- the adapter board's safety over a real pseudo-terminal: a host killed
+  mid-run leaves the belt stopped within the watchdog time; unplugging and
+  replugging the port recovers;
+- the lab treadmills' own client libraries (``trackmaster``, ``pywoodway``)
+  and treadtwin's lab adapter drive the twin through the emulator.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hil_support import RunningEmulator
+
+from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault
+from treadtwin.controllers.lab_protocols import LabProfile
+from treadtwin.controllers.lab_serial import LabSerialTreadmill
+from treadtwin.controllers.serial_adapter import SerialAdapterTreadmill
+from treadtwin.controllers.units import kmh_to_mps, mph_to_mps
+from treadtwin.emulator.runner import EmulatorClock
+from treadtwin.scenarios.cli import main
+from treadtwin.scenarios.hil import run_hil
+from treadtwin.scenarios.runner import build_twin, judge, run_scenario
+from treadtwin.scenarios.schema import load_scenario
+from treadtwin.sim.presets import preset
+
+DATA = Path(__file__).parent / "data"
+#: Half the wire's speed quantum (0.01 km/h) and incline quantum (0.1 %).
+SPEED_HALF_QUANTUM_MPS = kmh_to_mps(0.005)
+INCLINE_HALF_QUANTUM_PCT = 0.05
+
+
+def _in_force(commands, times_s: np.ndarray) -> np.ndarray:
+    """The command in force at each time, as rows of numbers."""
+    stamps = np.array([t for t, _ in commands])
+    rows = []
+    for t in times_s:
+        c = commands[int(np.searchsorted(stamps, t + 1e-9)) - 1][1]
+        rows.append((c.belt_speed_mps, c.incline_pct, int(c.belt_direction), int(c.mode),
+                     c.emergency_stop))
+    return np.array(rows, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def lockstep_runs():
+    scenario = load_scenario(DATA / "hil-key-pull.toml")
+    in_process = run_scenario(scenario)
+    treadmill, walker = build_twin(scenario)
+    with RunningEmulator(scenario.machine, clock=EmulatorClock.LOCKSTEP, baud=921600,
+                         duration_s=scenario.duration_s, treadmill=treadmill, walker=walker,
+                         faults=scenario.faults) as emulator:
+        host = SerialAdapterTreadmill(emulator.path, baudrate=921600,
+                                      telemetry_period_ms=10).open(lockstep=True)
+        try:
+            through_wire = run_hil(scenario, host, lockstep=True)
+        finally:
+            host.close()
+        twin = judge(scenario, emulator.join())
+    return scenario, in_process, through_wire, twin
+
+
+def test_lockstep_host_sends_exactly_the_in_process_commands(lockstep_runs):
+    scenario, in_process, through_wire, _ = lockstep_runs
+    ticks = np.arange(round(scenario.duration_s / scenario.engine.control_period_s))
+    times = ticks * scenario.engine.control_period_s
+    assert len(through_wire.run.commands) == len(ticks)  # one COMMAND per period
+    host = _in_force(through_wire.run.commands, times)
+    local = _in_force(in_process.run.commands, times)
+    np.testing.assert_allclose(host, local, rtol=0, atol=1e-12)
+
+
+def test_lockstep_twin_gets_the_commands_within_the_wire_quantum(lockstep_runs):
+    scenario, in_process, _, twin = lockstep_runs
+    key_pull_s = scenario.faults[0].at_s
+    times = np.arange(0.0, key_pull_s, scenario.engine.control_period_s)
+    drive = _in_force(twin.run.commands, times)
+    local = _in_force(in_process.run.commands, times)
+    assert np.max(np.abs(drive[:, 0] - local[:, 0])) <= SPEED_HALF_QUANTUM_MPS + 1e-12
+    assert np.max(np.abs(drive[:, 1] - local[:, 1])) <= INCLINE_HALF_QUANTUM_PCT + 1e-9
+    np.testing.assert_array_equal(drive[:, 2:], local[:, 2:])
+    # After the key pull the board holds the drive in STOP itself (section 9.3, rule 5),
+    # where in-process the supervisor's ramp-down command reaches the motor board: the
+    # motor board has cut the drive in both cases, so the belt does the same.
+    np.testing.assert_allclose(twin.run.trace["belt_speed_mps"],
+                               in_process.run.trace["belt_speed_mps"], atol=1e-9)
+
+
+def test_lockstep_verdicts_are_the_in_process_verdicts(lockstep_runs):
+    _, in_process, through_wire, twin = lockstep_runs
+    assert in_process.passed
+    assert [(c["name"], c["passed"], c["value"]) for c in twin.criteria] == [
+        (c["name"], c["passed"], c["value"]) for c in in_process.criteria]
+    # The host judges what it can from telemetry; the fall needs the twin's truth.
+    assert through_wire.passed and through_wire.extra["not_judged"] == ["no_fall"]
+    assert through_wire.extra["link"]["bad_frames"] == 0
+
+
+def test_a_killed_host_leaves_the_belt_stopped_within_the_watchdog_time():
+    host_script = (
+        "import sys, time\n"
+        "from treadtwin.controllers.serial_adapter import SerialAdapterTreadmill\n"
+        "from treadtwin.controllers.interface import Command\n"
+        "t = SerialAdapterTreadmill(sys.argv[1], watchdog_ms=250).open()\n"
+        "while True:\n"
+        "    t.write(Command(belt_speed_mps=1.0)); time.sleep(0.01)\n"
+    )
+    # The club board brakes (2 quadrants); a home board would let the belt coast down.
+    with RunningEmulator(preset("club-motorized"), duration_s=20.0) as emulator:
+        host = subprocess.Popen([sys.executable, "-c", host_script, emulator.path])
+        try:
+            deadline = time.monotonic() + 10.0
+            while emulator.treadmill.truth_belt_speed_mps() < 0.9:
+                assert time.monotonic() < deadline, "the belt never came up to speed"
+                time.sleep(0.05)
+        finally:
+            host.kill()
+            host.wait()
+        killed_s = emulator.treadmill.t_s
+        deadline = time.monotonic() + 5.0
+        while emulator.board.drive_command.mode is not DriveMode.STOP:
+            assert time.monotonic() < deadline, "the board never stopped the belt"
+            time.sleep(0.005)
+        stopped_s = emulator.treadmill.t_s
+        time.sleep(1.5)  # the stop ramp at 1.5 m/s^2, then standstill
+        belt_mps = abs(emulator.treadmill.truth_belt_speed_mps())
+    board = emulator.board.counts
+    assert board.watchdog_stops == 1
+    # The watchdog is 250 ms; the rest is the last frames in flight and the 1 ms board tick.
+    assert stopped_s - killed_s <= 0.25 + 0.03
+    assert belt_mps < 0.05
+
+
+def test_unplugging_and_replugging_the_port_recovers(tmp_path):
+    link = tmp_path / "ttyTREADTWIN"
+    with RunningEmulator(preset("home-motorized"), duration_s=20.0,
+                         link_path=str(link)) as emulator:
+        host = SerialAdapterTreadmill(str(link)).open()
+        try:
+            host.write(Command(belt_speed_mps=1.0))
+            time.sleep(0.3)
+            before = host.read().t_s
+            emulator.port.unplug()
+            time.sleep(0.5)
+            assert Fault.COMMS in host.read().faults  # the host noticed
+            emulator.port.replug()
+            deadline = time.monotonic() + 5.0
+            while not host.link_up or host.read().t_s <= before + 0.5:
+                assert time.monotonic() < deadline, f"no recovery: {host.counters}"
+                time.sleep(0.05)
+            assert host.counters.reconnects >= 1
+            assert emulator.board.counts.sessions == 2
+            # The belt was running when the host vanished: the board stopped it and holds
+            # COMMS latched until the host, back again, decides to reset (section 9.4).
+            assert Fault.COMMS in host.read().faults
+            assert emulator.board.drive_command.mode is DriveMode.STOP
+            host.write(Command(belt_speed_mps=1.0, reset=True))
+            time.sleep(0.3)
+            assert Fault.COMMS not in host.read().faults
+            assert emulator.board.drive_command.mode is DriveMode.NORMAL
+        finally:
+            host.close()
+
+
+def test_the_trackmaster_client_library_drives_the_twin_through_the_emulator():
+    trackmaster = pytest.importorskip("trackmaster.treadmill")
+    with RunningEmulator(preset("home-motorized"), protocol="trackmaster", baud=4800,
+                         duration_s=30.0) as emulator:
+        client = trackmaster.Treadmill(emulator.path)
+        try:
+            client.speed = 2.0  # mph; starts the belt
+            client.incline = 2.5
+            assert client.belt_running
+            time.sleep(3.0)
+            actual_mph = client.get_actual_speed()
+            true_mps = emulator.treadmill.truth_belt_speed_mps()
+            client.auto_stop()
+        finally:
+            client.device.close()
+    assert actual_mph == pytest.approx(2.0, abs=0.15)
+    assert true_mps == pytest.approx(mph_to_mps(2.0), rel=0.06)
+    assert emulator.board.counts.illegal == 0
+
+
+def test_the_pywoodway_client_library_runs_the_belt_in_reverse_on_a_twin_that_can():
+    woodway = pytest.importorskip("pywoodway.treadmill")
+    with RunningEmulator(preset("instrumented"), protocol="woodway", baud=4800,
+                         duration_s=30.0) as emulator:
+        client = woodway.Treadmill(emulator.path)
+        try:
+            assert client.start_belt(False)
+            assert client.set_speed(-1.5)  # negative: reverse
+            time.sleep(3.0)
+            speed_mph = client.get_speed()
+            true_mps = emulator.treadmill.truth_belt_speed_mps()
+            assert client.stop_belt()
+        finally:
+            client.close()
+    assert speed_mph == pytest.approx(-1.5, abs=0.15)
+    assert true_mps == pytest.approx(-mph_to_mps(1.5), rel=0.06)
+
+
+def test_the_lab_adapter_drives_the_emulated_trackmaster_and_reports_what_it_cannot_know():
+    with RunningEmulator(preset("home-motorized"), protocol="trackmaster", baud=4800,
+                         duration_s=30.0) as emulator:
+        treadmill = LabSerialTreadmill(emulator.path, LabProfile.TRACKMASTER).open()
+        try:
+            treadmill.write(Command(belt_speed_mps=mph_to_mps(1.5), incline_pct=3.0))
+            deadline = time.monotonic() + 15.0  # the home lift is slow
+            while (treadmill.read().incline_pct or 0.0) < 2.9:
+                assert time.monotonic() < deadline, f"lift never got there: {treadmill.read()}"
+                time.sleep(0.1)
+            telemetry = treadmill.read()
+        finally:
+            treadmill.close()
+    assert telemetry.belt_speed_mps == pytest.approx(mph_to_mps(1.5), abs=mph_to_mps(0.15))
+    assert telemetry.belt_direction is BeltDirection.FORWARD
+    assert telemetry.incline_pct == pytest.approx(3.0, abs=0.5)
+    assert (telemetry.motor_current_a, telemetry.key_present, telemetry.motor_temp_c) == (
+        None, None, None)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["emulate", "--pty", "--preset", "no-such-machine"], "no-such-machine"),
+    (["emulate", "--pty", "--protocol", "woodway", "--clock", "lockstep"], "lockstep"),
+    (["emulate", "--pty", "--preset", "manual-flat", "--protocol", "trackmaster"], "no motor"),
+    (["hil", str(DATA / "hil-key-pull.toml"), "--port", "/dev/no-such-port"], "no-such-port"),
+    (["hil", str(DATA / "hil-key-pull.toml"), "--port", "loop://", "--protocol", "woodway",
+      "--lockstep"], "lockstep"),
+])
+def test_bad_emulate_and_hil_arguments_are_one_clear_line(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err
