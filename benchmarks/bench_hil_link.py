@@ -23,6 +23,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import statistics
 import subprocess
 import sys
@@ -63,8 +65,13 @@ def emulator(baud: int, preset: str = "home-motorized"):
 
 
 def round_trips(path: str, baud: int, count: int) -> tuple[np.ndarray, float]:
-    """Seconds from writing each COMMAND to reading the TELEMETRY that acks it; the floor."""
+    """Seconds from writing each COMMAND to decoding the TELEMETRY that acks it; the floor.
+
+    The host side is kept lean (``select`` and ``os.read`` on the port, no reader
+    thread) so the figure is the link and the emulator, not a host's own overhead.
+    """
     port = serial.serial_for_url(path, baudrate=baud, timeout=0.5)
+    fd = port.fileno()
     decoder = FrameDecoder(Side.HOST)
     seq = 1
     port.write(encode(Hello(1, 1, 0xBE7C4, 2000, 1000), seq))  # slow periodic telemetry
@@ -79,11 +86,11 @@ def round_trips(path: str, baud: int, count: int) -> tuple[np.ndarray, float]:
         frame = encode_command(Command(belt_speed_mps=0.5 + 0.001 * (i % 100)), seq)
         port.reset_input_buffer()
         start = time.perf_counter()
-        port.write(frame)
+        os.write(fd, frame)
         acked = None
         while acked is None:
-            chunk = port.read(max(port.in_waiting, 1))
-            for message in decoder.feed(chunk):
+            select.select([fd], [], [], 0.5)
+            for message in decoder.feed(os.read(fd, 4096)):
                 if isinstance(message.body, TelemetryPayload) and message.body.ack_seq == seq:
                     acked = message
         samples.append(time.perf_counter() - start)

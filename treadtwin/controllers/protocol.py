@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import binascii
 import enum
+import functools
 import math
 import operator
 import struct
@@ -243,7 +244,12 @@ def stop_reason_for_fault(fault: Fault) -> StopReason:
 
 def faults_to_wire(faults: Fault) -> FaultBit:
     """treadtwin fault flags to wire bits, matched by name."""
-    faults = Fault(faults)
+    return _faults_to_wire(int(faults))
+
+
+@functools.cache
+def _faults_to_wire(value: int) -> FaultBit:
+    faults = Fault(value)
     bits = FaultBit(0)
     for member in Fault:
         if member.value and member in faults:
@@ -258,9 +264,14 @@ def faults_to_wire(faults: Fault) -> FaultBit:
 
 def faults_from_wire(bits: FaultBit) -> Fault:
     """Wire fault bits to treadtwin fault flags, matched by name."""
+    return _faults_from_wire(int(bits))
+
+
+@functools.cache
+def _faults_from_wire(bits: int) -> Fault:
     faults = Fault.NONE
     for member in FaultBit:
-        if member in bits:
+        if member.value & bits:
             faults |= Fault[member.name]
     return faults
 
@@ -312,11 +323,17 @@ def _coerce_enum(obj: object, name: str, kind: type[enum.IntEnum]) -> None:
     object.__setattr__(obj, name, member)
 
 
-def _coerce_flags(obj: object, name: str, kind: type[enum.IntFlag]) -> None:
-    value = getattr(obj, name)
+@functools.cache
+def _flag_mask(kind: type[enum.IntFlag]) -> int:
     allowed = 0
     for member in kind:
         allowed |= member.value
+    return allowed
+
+
+def _coerce_flags(obj: object, name: str, kind: type[enum.IntFlag]) -> None:
+    value = getattr(obj, name)
+    allowed = _flag_mask(kind)
     if not isinstance(value, int) or value & ~allowed:
         raise PayloadError(
             f"{name}={value!r} sets bits outside {kind.__name__} (mask 0x{allowed:x})", name
@@ -332,13 +349,12 @@ class _Payload:
     FORMAT: ClassVar[str]
 
     def __post_init__(self) -> None:
-        for f, code in zip(fields(self), self.FORMAT[1:], strict=True):
-            value = getattr(self, f.name)
-            lo, hi = _INT_RANGES[code]
+        for name, lo, hi in _field_ranges(type(self)):
+            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise PayloadError(
-                    f"{type(self).__name__}.{f.name}={value!r} is not an integer in {lo}..{hi}",
-                    f.name,
+                    f"{type(self).__name__}.{name}={value!r} is not an integer in {lo}..{hi}",
+                    name,
                 )
         self._validate()
 
@@ -360,7 +376,8 @@ class _Payload:
 
     def pack(self) -> bytes:
         """The payload bytes."""
-        return struct.pack(self.FORMAT, *(getattr(self, f.name) for f in fields(self)))
+        return struct.pack(self.FORMAT,
+                           *(getattr(self, name) for name, _, _ in _field_ranges(type(self))))
 
     @classmethod
     def unpack(cls, payload: bytes) -> _Payload:
@@ -370,6 +387,13 @@ class _Payload:
                 f"{cls.__name__} payload is {cls.length()} bytes, got {len(payload)}"
             )
         return cls(*struct.unpack(cls.FORMAT, payload))
+
+
+@functools.cache
+def _field_ranges(cls: type[_Payload]) -> tuple[tuple[str, int, int], ...]:
+    """Each field's name and integer range, in wire order (computed once per class)."""
+    return tuple((f.name, *_INT_RANGES[code])
+                 for f, code in zip(fields(cls), cls.FORMAT[1:], strict=True))
 
 
 @dataclass(frozen=True, slots=True)

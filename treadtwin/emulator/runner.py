@@ -38,6 +38,8 @@ from .port import PtyPort
 
 #: The board firmware's own tick in wall-clock mode (s).
 BOARD_TICK_S = 0.001
+#: A sleep overshoots by tens of microseconds; this close to a byte's due time, poll instead.
+SPIN_BEFORE_DUE_S = 0.0003
 
 
 class EmulatorClock(enum.Enum):
@@ -72,9 +74,11 @@ class BoardProxy:
         self.host_present = True
         self._fed = fed
         self._last: Command | None = None
+        self.telemetry: Telemetry | None = None
         self._wall_origin_s: float | None = None
 
     def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command | None:
+        self.telemetry = telemetry  # the board's newest sample, for answering host bytes
         self.port.send(self.board.on_tick(now_s, telemetry), time.monotonic())
         if self.lockstep:
             self._wait_for_host(now_s, telemetry)
@@ -160,17 +164,31 @@ class Emulator:
         return self.engine
 
     def _run_wall(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
+        """Follow wall time: bytes first (they set the latency), then the board's 1 ms ticks."""
         engine = self._engine(BOARD_TICK_S, lockstep=False)
         engine.start(duration_s)
-        proxy, port = self.proxy, self.port
-        origin = time.monotonic()
-        now = 0.0
+        port, board = self.port, self.board
+        wall = time.monotonic
+        origin = wall()
+        now = next_tick = 0.0
+        self.proxy.telemetry = self.treadmill.read()
         while now < duration_s and not should_stop():
-            now = min(time.monotonic() - origin, duration_s)
-            engine.advance(now)
-            proxy.serve(now, engine.treadmill.read(), time.monotonic())
-            next_tick = origin + (int(now / BOARD_TICK_S) + 1) * BOARD_TICK_S
-            port.wait(min(next_tick, port.next_due_s()) - time.monotonic())
+            port.flush_due(wall())
+            port.poll_input(wall())
+            now = min(wall() - origin, duration_s)
+            data = port.received(wall())
+            if data:  # answer from the newest 1 ms sample, as the board's firmware does
+                port.send(board.on_bytes(data, now, self.proxy.telemetry), wall())
+                port.flush_due(wall())
+            if now >= next_tick:
+                engine.advance(now)  # the new drive command acts from the next tick on
+                next_tick = (int(now / BOARD_TICK_S) + 1) * BOARD_TICK_S
+            due = port.next_due_s()
+            remaining = min(origin + next_tick, due) - wall()
+            if due - wall() <= SPIN_BEFORE_DUE_S:
+                port.wait(0.0)  # bytes are due any moment: poll instead of sleeping past them
+            elif remaining > 0.0:
+                port.wait(min(remaining, due - wall() - SPIN_BEFORE_DUE_S))
         return now
 
     def _run_lockstep(self, duration_s: float, should_stop: Callable[[], bool]) -> float:

@@ -253,6 +253,11 @@ def _cmd_hil(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
     out = args.out or Path("out") / "hil" / scenario.name
     protocol = Protocol(args.protocol)
+    if protocol is not Protocol.TREADTWIN and scenario.controller is not None:
+        print(f"treadtwin hil: {args.file}: [controller] kind needs tach pulses or a distance"
+              f" sensor, which {protocol.value} treadmills do not report; allowed with"
+              f" --protocol {protocol.value}: kind = \"program\"", file=sys.stderr)
+        return EXIT_INVALID
     period_ms = round(scenario.engine.control_period_s * 1000)
     try:
         treadmill = open_treadmill(args.port, protocol, args.baud, lockstep=args.lockstep,
