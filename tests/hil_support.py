@@ -21,10 +21,10 @@ class RunningEmulator:
                  clock: EmulatorClock = EmulatorClock.WALL, baud: int | None = 115200,
                  duration_s: float = 30.0, link_path: str | None = None,
                  treadmill: SimulatedTreadmill | None = None, walker: Walker | None = None,
-                 faults: Sequence[FaultSpec] = ()) -> None:
+                 faults: Sequence[FaultSpec] = (), port: PtyPort | None = None) -> None:
         self.treadmill = treadmill or SimulatedTreadmill(machine, duration_s=duration_s)
         self.board = board_for(machine, protocol, clock)
-        self.port = PtyPort(baud, link_path=link_path)
+        self.port = port or PtyPort(baud, link_path=link_path)
         self.emulator = Emulator(self.treadmill, self.board, self.port, clock, walker=walker,
                                  faults=faults)
         self.duration_s = duration_s

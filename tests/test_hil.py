@@ -14,9 +14,12 @@ What is shown here:
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import time
+import tty
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +29,17 @@ from hil_support import RunningEmulator
 from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault
 from treadtwin.controllers.lab_protocols import LabProfile
 from treadtwin.controllers.lab_serial import LabSerialTreadmill
+from treadtwin.controllers.protocol import (
+    FrameDecoder,
+    Hello,
+    HelloAck,
+    Side,
+    encode,
+    encode_command,
+)
 from treadtwin.controllers.serial_adapter import SerialAdapterTreadmill
 from treadtwin.controllers.units import kmh_to_mps, mph_to_mps
+from treadtwin.emulator.port import SerialDevicePort
 from treadtwin.emulator.runner import EmulatorClock
 from treadtwin.scenarios.cli import main
 from treadtwin.scenarios.hil import run_hil
@@ -228,6 +240,27 @@ def test_the_lab_adapter_drives_the_emulated_trackmaster_and_reports_what_it_can
     assert telemetry.incline_pct == pytest.approx(3.0, abs=0.5)
     assert (telemetry.motor_current_a, telemetry.key_present, telemetry.motor_temp_c) == (
         None, None, None)
+
+
+def test_the_emulator_serves_a_given_serial_device_too():
+    # A pseudo-terminal pair stands in for a null-modem cable: the emulator opens one end as
+    # a serial device, the host talks raw bytes on the other.
+    host_fd, device_fd = os.openpty()
+    tty.setraw(device_fd)
+    device = SerialDevicePort(os.ttyname(device_fd), 115200)
+    with RunningEmulator(preset("home-motorized"), port=device, duration_s=10.0) as emulator:
+        decoder = FrameDecoder(Side.HOST)
+        os.write(host_fd, encode(Hello(1, 1, 77, 250, 20), 1))
+        os.write(host_fd, encode_command(Command(belt_speed_mps=1.0), 2))
+        bodies, deadline = [], time.monotonic() + 3.0
+        while not any(isinstance(b, HelloAck) for b in bodies) or len(bodies) < 3:
+            assert time.monotonic() < deadline, bodies
+            select.select([host_fd], [], [], 0.1)
+            bodies += [m.body for m in decoder.feed(os.read(host_fd, 4096))]
+        time.sleep(0.1)
+        assert emulator.board.drive_command.belt_speed_mps == 1.0
+    os.close(host_fd)
+    os.close(device_fd)
 
 
 @pytest.mark.parametrize("argv, words", [
