@@ -12,7 +12,14 @@ For each motorized preset (``home-motorized``, ``club-motorized``,
 3. tracking error over each built-in routine (empty belt): mean and largest
    |belt - target| once settled;
 4. self-paced position error (instrumented only): RMS of the walker's place
-   minus the controller's reference, for walkers at 0.8, 1.2 and 1.6 m/s.
+   minus the controller's reference, for walkers at 0.8, 1.2 and 1.6 m/s;
+5. emulation of manual, curved and sled treadmills (instrumented, the only
+   preset whose drive brakes, runs down to 0 m/s and has a distance sensor):
+   a constant push against the analytic first-order response, the added mass
+   at which the admittance loop starts to oscillate against the mass the
+   controller refuses (also on ``club-motorized`` with its speed floor taken
+   away), a walker's stride-average force against the emulated resistance,
+   the sled's stop, and the curved law's position error.
 
 Controllers:
 
@@ -23,6 +30,8 @@ Controllers:
 - ``self-paced``: :class:`~treadtwin.controllers.self_paced.SelfPacedController`
   (instrumented only: it needs the walker distance sensor; only where a
   walker is on the belt).
+- emulations (:mod:`treadtwin.controllers.emulation`), built by
+  ``run_scenario`` from ``[controller] kind = "emulate_*"`` or directly.
 
 Scenarios are written as TOML and validated by ``parse_scenario``; every run
 has ``[supervisor] enabled = false`` so that only the controller acts. The
@@ -46,13 +55,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from treadtwin.controllers.emulation import (  # noqa: E402
+    CurvedEmulationParams,
+    ManualEmulationParams,
+    ManualEmulator,
+)
 from treadtwin.controllers.estimation import TachSpeedEstimator  # noqa: E402
 from treadtwin.controllers.interface import Controller  # noqa: E402
 from treadtwin.controllers.program import ProgramController, Setpoint  # noqa: E402
@@ -61,9 +75,11 @@ from treadtwin.controllers.self_paced import SelfPacedController, SelfPacedParam
 from treadtwin.controllers.speed import SpeedController, SpeedControlParams  # noqa: E402
 from treadtwin.scenarios.metrics import SETTLE_S, compute_metrics  # noqa: E402
 from treadtwin.scenarios.runner import run_scenario  # noqa: E402
-from treadtwin.scenarios.schema import Scenario, parse_scenario  # noqa: E402
+from treadtwin.scenarios.schema import Scenario, emulation_drive, parse_scenario  # noqa: E402
+from treadtwin.scenarios.suite import builtin_suite_dir  # noqa: E402
 from treadtwin.sim.engine import Engine, Event  # noqa: E402
 from treadtwin.sim.machine import Machine  # noqa: E402
+from treadtwin.sim.presets import preset  # noqa: E402
 from treadtwin.sim.treadmill import SimulatedTreadmill  # noqa: E402
 from treadtwin.sim.walker.balance import Walker, WalkerState  # noqa: E402
 
@@ -88,6 +104,15 @@ RECOVERY_BAND = 0.01  # of the mean speed
 # Self-paced.
 SELF_PACED_SPEEDS_MPS = (0.8, 1.2, 1.6)
 SELF_PACED_STEADY_FROM_S = 30.0
+
+# Emulation.
+EMU_PUSH_N = 200.0  # constant push for the analytic and stability runs
+EMU_PUSH_MASS_KG = 400.0  # felt mass of the analytic run (its 0.38 m/s^2 start stays in limits)
+EMU_LOAD_N = 70.0 * 9.80665  # a 70 kg walker's weight on the deck (analytic run)
+EMU_FILTERS_S = (0.1, 0.3, 0.5)  # force filters for the stability thresholds
+EMU_OSCILLATING_MPS = 0.005  # speed swing around the local mean that counts as oscillating
+CURVED_SPEEDS_MPS = (0.8, 1.2, 1.6)
+EMU_STEADY_FROM_S = 30.0
 
 #: Routine parameters: the full run uses each routine's defaults; --quick shortens them.
 QUICK_ROUTINE_ARGS = {
@@ -393,6 +418,155 @@ def self_paced_error(speed_mps: float, duration_s: float) -> dict:
             "wall_s": run.wall_s}
 
 
+def _push_run(machine: Machine, params: ManualEmulationParams, load_n: float,
+              duration_s: float) -> np.ndarray:
+    """A constant push and load on an empty twin under the manual emulation at full
+    resistance, no supervisor."""
+    treadmill = SimulatedTreadmill(machine, duration_s)
+    treadmill.set_walker_loads(EMU_PUSH_N, load_n)
+    controller = ManualEmulator(ProgramController([Setpoint(0.0, resistance_level=1.0)]),
+                                params)
+    return Engine(treadmill, controller).run(duration_s).trace
+
+
+def emulation_push_response() -> dict:
+    """A constant push on the instrumented twin against the analytic response of (2).
+
+    The push estimate passes a first-order filter (tau_f) into
+    m dv/dt = F - F_dry - c v: v = v_inf (1 - (tau e^(-t/tau) - tau_f e^(-t/tau_f)) /
+    (tau - tau_f)), tau = m / c. Reported: the final speed against v_inf, the time constant
+    fitted on 3-20 s against m / c, and the largest deviation from the analytic curve
+    after 1 s once shifted by the dead time (the belt starts when the push beats the real
+    belt's static friction and the tach shows motion), with that dead time.
+    """
+    machine = preset("instrumented")
+    params = ManualEmulationParams(drive=emulation_drive(machine),
+                                   virtual_mass_kg=EMU_PUSH_MASS_KG)
+    trace = _push_run(machine, params, EMU_LOAD_N, 40.0)
+    t, v = trace["t_s"], trace["belt_speed_mps"]
+    c = params.viscous_n_per_mps + params.eddy_max_n_per_mps
+    dry = params.drag_n + params.deck_friction_coeff * EMU_LOAD_N
+    tau, tau_f = params.virtual_mass_kg / c, params.force_filter_s
+    v_inf = (EMU_PUSH_N - dry) / c
+    tail = (t > 3.0) & (t < 20.0)
+    tau_fit = -1.0 / np.polyfit(t[tail], np.log(v_inf - v[tail]), 1)[0]
+    analytic = v_inf * (1 - (tau * np.exp(-t / tau) - tau_f * np.exp(-t / tau_f))
+                        / (tau - tau_f))
+    errors = {shift: float(np.max(np.abs(v[t > 1.0] - np.interp(t[t > 1.0] - shift, t,
+                                                                  analytic))))
+              for shift in np.arange(0.0, 0.5, 0.01)}
+    shift = min(errors, key=errors.get)
+    return {"v_inf_mps": v_inf, "final_mps": float(np.mean(v[t > 38.0])), "tau_s": tau,
+            "tau_fit_s": tau_fit, "dead_time_s": float(shift), "max_dev_mps": errors[shift]}
+
+
+def _oscillation_mps(trace: np.ndarray) -> float:
+    late = trace["belt_speed_cmd_mps"][trace["t_s"] > trace["t_s"][-1] - 10.0]
+    smooth = np.convolve(late, np.ones(201) / 201, mode="valid")
+    return float(np.std(late[100:-100] - smooth))
+
+
+def emulation_threshold(preset_name: str, tau_f: float, iterations: int) -> dict:
+    """The added mass at which the admittance loop starts to oscillate, by bisection.
+
+    A 200 N push on the empty belt, full resistance, no rate limits; the loop counts as
+    oscillating when its command swings by more than EMU_OSCILLATING_MPS (RMS) around
+    its 2 s running mean over the last 10 s of 30 s. The controller's check is bypassed
+    (a drive model claiming a 1 ms delay) so that refused masses can be run. Reported
+    with the controller's own model (3) and its refusal limit (twice that).
+    ``club-motorized`` runs with its 0.22 m/s speed floor taken away (the emulation
+    refuses a drive with one).
+    """
+    machine = preset(preset_name)
+    if machine.drive.speed_min_mps > 0.0:
+        machine = replace(machine, drive=replace(machine.drive, speed_min_mps=0.0))
+    drive = emulation_drive(machine)
+    inertia = drive.inertia_kg
+    bypass = replace(drive, response_delay_s=0.001)
+
+    def oscillates(added_kg: float) -> bool:
+        params = ManualEmulationParams(drive=bypass, virtual_mass_kg=inertia + added_kg,
+                                       force_filter_s=tau_f, accel_max_mps2=10.0,
+                                       decel_max_mps2=10.0, speed_max_mps=5.0)
+        return _oscillation_mps(_push_run(machine, params, 0.0, 30.0)) > EMU_OSCILLATING_MPS
+
+    lo, hi = 0.0, 3.0 * inertia
+    if not oscillates(0.02 * inertia):  # the least the bypassed check lets through
+        hi = 0.02 * inertia
+    else:
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if oscillates(mid) else (lo, mid)
+    model = drive.min_added_mass_kg(tau_f)
+    return {"inertia_kg": inertia, "delay_s": drive.response_delay_s, "lo_kg": lo, "hi_kg": hi,
+            "model_kg": model, "refused_below_kg": inertia + 2.0 * model}
+
+
+def _suite_scenario(name: str, extra: str = "") -> Scenario:
+    text = (builtin_suite_dir() / f"{name}.toml").read_text()
+    return parse_scenario(text + "\n[supervisor]\nenabled = false\n" + extra, f"{name}.toml")
+
+
+def emulated_walk(name: str, windows: tuple[tuple[float, float, float], ...]) -> dict:
+    """A built-in emulation scenario with the supervisor off: per steady window (from, to,
+    resistance level) the belt's mean speed and ripple, the walker's stride-average force
+    on the belt against the emulated resistance at that speed and load; the largest bus
+    voltage and the energy into the brake resistor."""
+    scenario = _suite_scenario(name)
+    start = time.perf_counter()
+    result = run_scenario(scenario)
+    wall_s = time.perf_counter() - start
+    trace, p = result.run.trace, scenario.controller
+    rows = []
+    for lo_s, hi_s, level in windows:
+        w = trace[(trace["t_s"] >= lo_s) & (trace["t_s"] < hi_s)]
+        resistance = (p.drag_n + p.deck_friction_coeff * w["walker_load_n"]
+                      + level * p.pad_max_n
+                      + (p.viscous_n_per_mps + level * p.eddy_max_n_per_mps)
+                      * w["belt_speed_mps"])
+        force, res = float(np.mean(w["walker_force_n"])), float(np.mean(resistance))
+        rows.append({"window": (lo_s, hi_s), "level": level,
+                     "speed_mps": float(np.mean(w["belt_speed_mps"])),
+                     "ripple_mps": float(np.std(w["belt_speed_mps"])),
+                     "force_n": force, "resistance_n": res,
+                     "error_pct": (force - res) / res * 100.0})
+    off = [e.t_s for e in result.run.events if e.kind == "step_off"]
+    stop_s = None
+    if off:
+        t, v = trace["t_s"], np.abs(trace["belt_speed_mps"])
+        stopped = t[(t > off[0]) & (v < 0.01)]
+        stop_s = float(stopped[0] - off[0]) if len(stopped) else None
+    return {"rows": rows, "max_bus_v": float(np.max(trace["bus_voltage_v"])),
+            "brake_resistor_kj": float(trace["e_brake_resistor_j"][-1]) / 1000.0,
+            "stumbles": sum(e.kind == "stumble" for e in result.run.events),
+            "fell": bool(result.metrics["walker_fell"]), "stop_after_step_off_s": stop_s,
+            "wall_s": wall_s}
+
+
+def emulated_curved(speed_mps: float) -> dict:
+    """The built-in curved scenario (supervisor off) with the walker at ``speed_mps``:
+    position error against the reference and belt speed per grade, and how far the walker
+    got ahead of the reference while the belt started."""
+    text = (builtin_suite_dir() / "emulated-curved.toml").read_text()
+    text = text.replace("preferred_speed_mps = 1.2", f"preferred_speed_mps = {speed_mps}")
+    scenario = parse_scenario(text + "\n[supervisor]\nenabled = false\n", "c.toml")
+    result = run_scenario(scenario)
+    trace = result.run.trace
+    reference = CurvedEmulationParams().reference_position_m
+    rows = []
+    for lo_s, hi_s, grade in ((EMU_STEADY_FROM_S, 50.0, 0.0), (70.0, 100.0, 5.0),
+                              (120.0, 150.0, -5.0)):
+        w = trace[(trace["t_s"] >= lo_s) & (trace["t_s"] < hi_s)]
+        error = w["walker_pos_m"] - reference
+        rows.append({"grade_pct": grade, "rms_m": float(np.sqrt(np.mean(error**2))),
+                     "max_m": float(np.max(np.abs(error))),
+                     "belt_mps": float(np.mean(w["belt_speed_mps"]))})
+    start = trace[(trace["t_s"] > 2.0) & (trace["t_s"] < EMU_STEADY_FROM_S)]
+    return {"rows": rows, "start_ahead_m": float(reference - np.nanmin(start["walker_pos_m"])),
+            "stumbles": sum(e.kind == "stumble" for e in result.run.events),
+            "fell": bool(result.metrics["walker_fell"])}
+
+
 # --- output ------------------------------------------------------------------------------------
 def _fmt(value: float, digits: int) -> str:
     if value is None or not np.isfinite(value):
@@ -497,6 +671,8 @@ def write_report(path: Path, results: dict, args: argparse.Namespace, total_s: f
         "- **self-paced**: `SelfPacedController` with its default parameters (reference"
         " 0.8 m from the front); instrumented only (it needs the walker distance sensor),"
         " and only with a walker on the belt.",
+        "- **emulations** of manual, curved and sled treadmills"
+        " (`treadtwin/controllers/emulation.py`): see the last section.",
         "",
     ]
 
@@ -605,8 +781,102 @@ def write_report(path: Path, results: dict, args: argparse.Namespace, total_s: f
             for speed, r in results["self_paced"].items()]
     parts += [_table(["walker speed (m/s)", "reference (m)", "RMS error (mm)", "mean error (mm)",
                       "largest error (mm)", "mean belt speed (m/s)", "fell"], rows), ""]
+    parts += emulation_report(results["emulation"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def emulation_report(emu: dict) -> list[str]:
+    """The emulation sections of the report."""
+    push = emu["push"]
+    parts = [
+        "## Emulation of manual, curved and sled treadmills (instrumented)",
+        "",
+        "`treadtwin/controllers/emulation.py`; its docstring gives the laws and the stability"
+        " analysis. Only `instrumented` can run the manual and sled emulations (a drive that"
+        " brakes and runs down to 0 m/s) and the curved one (a walker distance sensor).",
+        "",
+        "### Constant push against the analytic response",
+        "",
+        f"A steady {EMU_PUSH_N:g} N push with a 70 kg walker's load on the deck (no walker"
+        f" model), a {EMU_PUSH_MASS_KG:g} kg emulated belt at full eddy brake, supervisor off."
+        " Analytic: the filtered push into m dv/dt = F - F_dry - c v. Time constant fitted on"
+        " 3-20 s; deviation after 1 s from the analytic curve shifted by the dead time (the"
+        " belt starts once the push beats the real belt's static friction).",
+        "",
+        _table(["final speed (m/s)", "analytic (m/s)", "time constant (s)", "m / c (s)",
+                "dead time (s)", "largest deviation (mm/s)"],
+               [[_fmt(push["final_mps"], 4), _fmt(push["v_inf_mps"], 4),
+                 _fmt(push["tau_fit_s"], 3), _fmt(push["tau_s"], 3),
+                 _fmt(push["dead_time_s"], 2), _fmt(push["max_dev_mps"] * 1000, 1)]]),
+        "",
+        "### Stability: added mass at which the admittance loop oscillates",
+        "",
+        f"A {EMU_PUSH_N:g} N push on the empty belt, no rate limits, the controller's check"
+        " bypassed; bisection on the added (integrated) mass m_add, oscillating when the"
+        f" command swings by more than {EMU_OSCILLATING_MPS * 1000:g} mm/s RMS about its"
+        " running mean over the last 10 s of 30 s. Model: (3) of the module docstring with"
+        " the drive's delay T; the controller refuses a felt mass below the drive's inertia"
+        " plus twice the model's m_add. `club-motorized` with its speed floor taken away"
+        " (the emulation refuses it as it is).",
+        "",
+    ]
+    rows = []
+    for (name, tau_f), r in emu["threshold"].items():
+        measured = (f"< {r['hi_kg']:.2f}" if r["lo_kg"] == 0.0
+                    else f"{r['lo_kg']:.2f}-{r['hi_kg']:.2f}")
+        rows.append([name, _fmt(r["inertia_kg"], 1), f"{r['delay_s']:g}", f"{tau_f:g}",
+                     measured, _fmt(r["model_kg"], 2), _fmt(r["refused_below_kg"], 1)])
+    parts += [_table(["preset", "drive inertia (kg)", "T (s)", "force filter (s)",
+                      "oscillates below m_add (kg)", "model m_add (kg)",
+                      "refused below, felt (kg)"], rows), ""]
+    parts += [
+        "### Walker on the emulated manual treadmill and sled",
+        "",
+        "The built-in `emulated-manual` (70 kg walker pushing to 1.1 m/s, level 0.1 then"
+        " 0.3) and `emulated-sled` (75 kg walker backwards at 0.7 m/s on 8 degrees, level"
+        " 0.1, steps off at 100 s) scenarios with the supervisor off. Per steady window: belt"
+        " speed and its ripple (standard deviation), the walker's mean fore-aft force on the"
+        " belt against the emulated resistance at the same speed and load.",
+        "",
+    ]
+    rows = []
+    for kind in ("manual", "sled"):
+        r = emu[kind]
+        for row in r["rows"]:
+            rows.append([kind, f"{row['window'][0]:g}-{row['window'][1]:g}", f"{row['level']:g}",
+                         _fmt(row["speed_mps"], 4), _fmt(row["ripple_mps"] * 1000, 1),
+                         _fmt(row["force_n"], 1), _fmt(row["resistance_n"], 1),
+                         _fmt(row["error_pct"], 2), _fmt(r["max_bus_v"], 0),
+                         _fmt(r["brake_resistor_kj"], 2),
+                         _fmt(r["stop_after_step_off_s"], 2)
+                         if r["stop_after_step_off_s"] is not None else "-",
+                         str(r["stumbles"]), "yes" if r["fell"] else "no"])
+    parts += [_table(["machine", "window (s)", "level", "belt (m/s)", "ripple (mm/s)",
+                      "force (N)", "resistance (N)", "force error (%)", "max bus (V)",
+                      "brake resistor (kJ)", "stop after step-off (s)", "stumbles", "fell"],
+                     rows), ""]
+    parts += [
+        "### Curved: position error",
+        "",
+        "The built-in `emulated-curved` scenario (own-pace walker starting from a standing"
+        " belt at 0.5 m/s^2, level 0-50 s, +5 % 50-100 s, -5 % 100-150 s) with the supervisor"
+        " off, for walkers at three speeds. Position error: `walker_pos_m` minus the"
+        " reference (1.0 m) over each grade's steady part; ahead at the start: how far the"
+        " walker got in front of the reference while the belt started.",
+        "",
+    ]
+    rows = []
+    for speed, r in emu["curved"].items():
+        for row in r["rows"]:
+            rows.append([f"{speed:g}", f"{row['grade_pct']:+g}", _fmt(row["rms_m"] * 1000, 1),
+                         _fmt(row["max_m"] * 1000, 1), _fmt(row["belt_mps"], 4),
+                         _fmt(r["start_ahead_m"], 2), str(r["stumbles"]),
+                         "yes" if r["fell"] else "no"])
+    parts += [_table(["walker speed (m/s)", "grade (%)", "RMS error (mm)", "largest error (mm)",
+                      "mean belt speed (m/s)", "ahead at the start (m)", "stumbles", "fell"],
+                     rows), ""]
+    return parts
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -635,7 +905,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     for name in PRESETS:
         check_against_runner(name)
-    results: dict[str, dict] = {"step": {}, "walk": {}, "routine": {}, "self_paced": {}}
+    results: dict[str, dict] = {"step": {}, "walk": {}, "routine": {}, "self_paced": {},
+                                "emulation": {}}
 
     print("step response, 0.5 -> 1.5 -> 0.5 m/s, empty belt", flush=True)
     for name in PRESETS:
@@ -670,6 +941,43 @@ def main(argv: list[str] | None = None) -> int:
         r = results["self_paced"][speed] = self_paced_error(speed, sp_s)
         print(f"  walker {speed:g} m/s: RMS {r['rms_m'] * 1000:.1f} mm, mean"
               f" {r['mean_m'] * 1000:.1f} mm, belt {r['belt_mps']:.4f} m/s", flush=True)
+
+    print("emulation (instrumented)", flush=True)
+    emu = results["emulation"] = {}
+    r = emu["push"] = emulation_push_response()
+    print(f"  constant push: final {r['final_mps']:.4f} m/s (analytic {r['v_inf_mps']:.4f}),"
+          f" tau {r['tau_fit_s']:.3f} s (m/c {r['tau_s']:.3f}), dead time"
+          f" {r['dead_time_s']:.2f} s, largest deviation {r['max_dev_mps'] * 1000:.1f} mm/s",
+          flush=True)
+    filters = EMU_FILTERS_S[-1:] if args.quick else EMU_FILTERS_S
+    iterations = 4 if args.quick else 7
+    emu["threshold"] = {}
+    for name in ("instrumented", "club-motorized"):
+        for tau_f in filters:
+            r = emu["threshold"][name, tau_f] = emulation_threshold(name, tau_f, iterations)
+            print(f"  {name:15s} tau_f {tau_f:g} s: oscillates below {r['lo_kg']:.2f}-"
+                  f"{r['hi_kg']:.2f} kg added (model {r['model_kg']:.2f} kg); refused below"
+                  f" {r['refused_below_kg']:.1f} kg felt", flush=True)
+    emu["manual"] = emulated_walk("emulated-manual", ((EMU_STEADY_FROM_S, 60.0, 0.1),
+                                                      (90.0, 120.0, 0.3)))
+    emu["sled"] = emulated_walk("emulated-sled", ((40.0, 100.0, 0.1),))
+    for kind in ("manual", "sled"):
+        r = emu[kind]
+        for row in r["rows"]:
+            print(f"  {kind:6s} level {row['level']:g}: belt {row['speed_mps']:.4f} m/s"
+                  f" (ripple {row['ripple_mps'] * 1000:.1f} mm/s), force {row['force_n']:.1f} N"
+                  f" against {row['resistance_n']:.1f} N ({row['error_pct']:+.2f} %)",
+                  flush=True)
+        print(f"  {kind:6s} bus max {r['max_bus_v']:.0f} V, brake resistor"
+              f" {r['brake_resistor_kj']:.2f} kJ, stop after step-off"
+              f" {r['stop_after_step_off_s']}", flush=True)
+    emu["curved"] = {}
+    for speed in CURVED_SPEEDS_MPS:
+        r = emu["curved"][speed] = emulated_curved(speed)
+        print(f"  curved walker {speed:g} m/s: "
+              + ", ".join(f"{row['grade_pct']:+g} %: RMS {row['rms_m'] * 1000:.1f} mm,"
+                          f" belt {row['belt_mps']:.4f}" for row in r["rows"])
+              + f"; ahead at the start {r['start_ahead_m']:.2f} m", flush=True)
 
     total_s = time.perf_counter() - start
     out = Path(args.out)

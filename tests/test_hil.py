@@ -48,6 +48,7 @@ from treadtwin.scenarios.schema import load_scenario
 from treadtwin.sim.presets import preset
 
 DATA = Path(__file__).parent / "data"
+SUITES = Path(__file__).parents[1] / "treadtwin" / "scenarios" / "suites"
 #: Half the wire's speed quantum (0.01 km/h) and incline quantum (0.1 %).
 SPEED_HALF_QUANTUM_MPS = kmh_to_mps(0.005)
 INCLINE_HALF_QUANTUM_PCT = 0.05
@@ -270,6 +271,10 @@ def test_the_emulator_serves_a_given_serial_device_too():
     (["hil", str(DATA / "hil-key-pull.toml"), "--port", "/dev/no-such-port"], "no-such-port"),
     (["hil", str(DATA / "hil-key-pull.toml"), "--port", "loop://", "--protocol", "woodway",
       "--lockstep"], "lockstep"),
+    (["hil", str(SUITES / "emulated-manual.toml"), "--port", "loop://", "--protocol",
+      "trackmaster"], "motor current"),
+    (["hil", str(SUITES / "self-paced.toml"), "--port", "loop://", "--protocol", "woodway"],
+     "distance sensor"),
 ])
 def test_bad_emulate_and_hil_arguments_are_one_clear_line(argv, words, capsys):
     assert main(argv) == 2

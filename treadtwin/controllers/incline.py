@@ -25,7 +25,11 @@ target grades and does three things:
    (clamped to ``trim_limit_pct``). Correcting only a settled lift, never a
    moving one, is the anti-windup for an actuator that is rate-limited and
    positions itself; the deadband, wider than the sensor's resolution, stops
-   hunting.
+   hunting. An error larger than the trim may correct is not a calibration
+   error but a lift that has not got there: held back by a rate limit
+   upstream (the safety supervisor ramps incline commands, so after homing the
+   lift waits on its stop while the ramp climbs back from the overdrive) or
+   by beginner mode; it is left alone.
 
 Without an incline sensor (``incline_pct`` is ``None``) the controller runs
 open loop on the calibration table and skips homing.
@@ -216,6 +220,6 @@ class InclineController:
                 or not p.lower_stop_pct < target_pct < p.upper_stop_pct):
             return  # the lift is moving, or sits on an end stop that no trim can pass
         error = target_pct - (reading_pct - self.sensor_offset_pct)
-        if abs(error) > p.deadband_pct:
+        if p.deadband_pct < abs(error) <= p.trim_limit_pct:
             limit = p.trim_limit_pct
             self.trim_pct = min(max(self.trim_pct + error, -limit), limit)

@@ -247,16 +247,17 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_hil(args: argparse.Namespace) -> int:
-    from .hil import Protocol, open_treadmill, run_hil
+    from .hil import Protocol, open_treadmill, run_hil, unreportable_needs
     from .report import write_outputs
 
     scenario = load_scenario(args.file)
     out = args.out or Path("out") / "hil" / scenario.name
     protocol = Protocol(args.protocol)
-    if protocol is not Protocol.TREADTWIN and scenario.controller is not None:
-        print(f"treadtwin hil: {args.file}: [controller] kind needs tach pulses or a distance"
-              f" sensor, which {protocol.value} treadmills do not report; allowed with"
-              f" --protocol {protocol.value}: kind = \"program\"", file=sys.stderr)
+    needs = unreportable_needs(scenario)
+    if protocol is not Protocol.TREADTWIN and needs:
+        print(f"treadtwin hil: {args.file}: the [controller] needs {needs}, which"
+              f" {protocol.value} treadmills do not report; allowed with --protocol"
+              f" {protocol.value}: kind = \"program\" or \"incline_loop\"", file=sys.stderr)
         return EXIT_INVALID
     period_ms = round(scenario.engine.control_period_s * 1000)
     try:

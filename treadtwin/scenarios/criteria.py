@@ -49,6 +49,8 @@ CRITERIA: dict[str, CriterionDef] = {
                                       "armature current stays within the limit"),
     "max_motor_temp": CriterionDef("max_motor_temp_c", True, "C", None,
                                    "winding temperature stays within the limit"),
+    "max_bus_voltage": CriterionDef("max_bus_voltage_v", True, "V", None,
+                                    "the DC bus stays below the limit (regeneration)"),
 }
 
 _DRIVE_TRIPS = ("over-current", "over-voltage", "over-temperature")

@@ -33,10 +33,17 @@ from typing import Any
 
 import numpy as np
 
+from ..controllers.emulation import (
+    CurvedEmulationParams,
+    ManualEmulationParams,
+    SledEmulationParams,
+)
 from ..controllers.interface import BeltDirection, Command, Telemetry, Treadmill
 from ..controllers.lab_protocols import LabProfile
 from ..controllers.lab_serial import LabSerialTreadmill
+from ..controllers.self_paced import SelfPacedParams
 from ..controllers.serial_adapter import LinkCounters, SerialAdapterTreadmill
+from ..controllers.speed import SpeedControlParams
 from ..sim.engine import Event, LoopTiming, RunResult, lanyard_events, trip_events
 from ..sim.layout import TRACE_DTYPE
 from .criteria import CRITERIA, evaluate
@@ -66,6 +73,18 @@ class Protocol(enum.Enum):
     def default_baud(self) -> int:
         """The protocol's usual baud rate."""
         return 115200 if self is Protocol.TREADTWIN else LabProfile(self.value).spec.baudrate
+
+
+def unreportable_needs(scenario: Scenario) -> str:
+    """What the scenario's controller needs that a lab treadmill cannot report ('' if nothing)."""
+    controller = scenario.controller
+    if isinstance(controller, SpeedControlParams):
+        return "tach pulses"
+    if isinstance(controller, SelfPacedParams | CurvedEmulationParams):
+        return "a walker distance sensor"
+    if isinstance(controller, ManualEmulationParams | SledEmulationParams):
+        return "the motor current"
+    return ""
 
 
 def open_treadmill(port: str, protocol: Protocol, baud: int | None = None, *,

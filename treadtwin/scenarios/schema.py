@@ -19,6 +19,14 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..controllers.emulation import (
+    SLED_GRADE_PCT,
+    CurvedEmulationParams,
+    DriveModel,
+    ManualEmulationParams,
+    SledEmulationParams,
+)
+from ..controllers.incline import InclineCalibration, InclineControlParams
 from ..controllers.interface import BeltDirection
 from ..controllers.program import Setpoint
 from ..controllers.routines import ROUTINES
@@ -46,7 +54,7 @@ WALKER_NUMBER_KEYS = {
     "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "",
     "normal_adjustment_m": "m",
     "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
-    "max_push_bw": "",
+    "max_push_bw": "", "max_speed_change_mps2": "m/s^2",
 }
 WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
                     "own_pace", "turns_when_stopped")
@@ -99,9 +107,16 @@ class Scenario:
     criteria: tuple[CriterionSpec, ...] = ()
     engine: EngineSpec = EngineSpec()
     supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
-    controller: SelfPacedParams | SpeedControlParams | None = None  # None: the program alone
+    controller: ControllerParams | None = None  # None: the program alone
     description: str = ""
     source: str = "<scenario>"
+
+
+#: What ``[controller]`` may configure; the kind is the type.
+ControllerParams = (SelfPacedParams | SpeedControlParams | ManualEmulationParams
+                    | SledEmulationParams | CurvedEmulationParams | InclineControlParams)
+#: Controllers that move the belt from what the walker does: the program gives no speed.
+EMULATIONS = (ManualEmulationParams, SledEmulationParams, CurvedEmulationParams)
 
 
 class _Reader:
@@ -208,15 +223,23 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
 
     walker = _walker(top.sub("walker", doc["walker"]), duration_s) if "walker" in doc else None
     engine = _engine(top.sub("engine", doc.get("engine", {})), duration_s)
-    controller = _controller(top.sub("controller", doc.get("controller", {})), machine)
-    has_brake = machine.brake.has_brake
+    controller = _controller(top.sub("controller", doc.get("controller", {})), machine, walker,
+                             engine)
+    # An emulated manual machine or sled takes its resistance from the program rows.
+    has_brake = machine.brake.has_brake or isinstance(
+        controller, (ManualEmulationParams, SledEmulationParams))
     if "routine" in doc:
         if "program" in doc:
             raise ScenarioError(source, "routine", "<table>",
                                 "give either [routine] or [[program]] rows, not both")
+        if isinstance(controller, EMULATIONS):
+            raise ScenarioError(source, "routine", "<table>",
+                                "a routine sets speeds; under an emulation the walker moves the"
+                                " belt: give [[program]] rows (incline, resistance_level)")
         program = _routine(top.sub("routine", doc["routine"]), machine, duration_s)
     else:
         program = _program(top, doc.get("program", []), machine, duration_s, has_brake)
+        _check_emulated_program(top, doc.get("program", []), controller)
     if walker is not None and any(sp.direction is BeltDirection.REVERSE for sp in program):
         raise ScenarioError(source, "program.belt_direction", "reverse",
                             "a walker on a belt that reverses under it is not modelled; run the"
@@ -233,21 +256,53 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
 #: Outer speed loop settings a scenario may give; the rest follow the machine.
 SPEED_LOOP_KEYS = ("kp", "ki_per_s", "trim_limit_mps", "rate_limit_mps2",
                    "settle_tolerance_mps")
+CONTROLLER_KINDS = ("program", "speed_loop", "self_paced", "incline_loop", "emulate_manual",
+                    "emulate_curved", "emulate_sled")
+#: Effective delay from a speed command to the drive's force, measured on the twin as the
+#: threshold of oscillation of the admittance loop (controllers/emulation.py); other
+#: machines get the larger, safer value unless the scenario gives ``response_delay_s``.
+EMULATION_DELAY_S = {"club-motorized": 0.06, "instrumented": 0.15}
+DEFAULT_EMULATION_DELAY_S = 0.2  # [U]
+#: Incline-loop settings a scenario may give; the end stops and period follow the machine.
+INCLINE_LOOP_KEYS = ("deadband_pct", "settle_s", "trim_limit_pct", "homing_overdrive_pct",
+                     "homing_settle_s", "homing_timeout_s", "max_sensor_offset_pct")
 
 
-def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | SpeedControlParams | None:
+def emulation_drive(machine: Machine, response_delay_s: float | None = None) -> DriveModel:
+    """What an emulation knows of ``machine``'s drive: the force constant, the inertia and
+    friction at the belt (as a run-down test gives them), its lowest speed and quadrants."""
+    belt, drive = machine.belt, machine.drive
+    if response_delay_s is None:
+        response_delay_s = EMULATION_DELAY_S.get(machine.name, DEFAULT_EMULATION_DELAY_S)
+    return DriveModel(
+        force_constant_n_per_a=machine.force_constant_n_per_a,
+        inertia_kg=belt.drive_side_mass_kg(machine.motor) + belt.belt_side_mass_kg,
+        drag_n=belt.drive_coulomb_n + belt.deck_drag_empty_n,
+        viscous_n_per_mps=belt.drive_viscous_n_per_mps + belt.deck_viscous_n_per_mps,
+        deck_friction_coeff=belt.deck_friction_coeff,
+        response_delay_s=response_delay_s,
+        speed_min_mps=drive.speed_min_mps,
+        hold_speed_mps=min(max(drive.command_speed_step_mps, 0.001), 0.1),
+        quadrants=drive.quadrants,
+    )
+
+
+def _controller(reader: _Reader, machine: Machine, walker: WalkerParams | None,
+                engine: EngineSpec) -> ControllerParams | None:
     """``[controller]``: the program alone (default), the outer speed loop in front of the
-    board (``speed_loop``), or self-paced belt speed (``self_paced``)."""
-    kind = reader.text("kind", "program", choices=("program", "speed_loop", "self_paced"))
+    board (``speed_loop``), self-paced belt speed (``self_paced``), the incline loop with
+    homing and calibration (``incline_loop``), or the emulation of a manual, curved or sled
+    treadmill (``emulate_manual``, ``emulate_curved``, ``emulate_sled``)."""
+    kind = reader.text("kind", "program", choices=CONTROLLER_KINDS)
     if kind == "program":
         reader.only(["kind"])
         return None
     if not machine.motorized:
         raise reader.fail("kind", kind, f"{machine.name} has no motor to control")
+    values: dict[str, Any]
     if kind == "speed_loop":
         reader.only(["kind", *SPEED_LOOP_KEYS])
-        values: dict[str, Any] = {key: reader.number(key) for key in SPEED_LOOP_KEYS
-                                  if key in reader.table}
+        values = {key: reader.number(key) for key in SPEED_LOOP_KEYS if key in reader.table}
         drive = machine.drive
         # From the machine, as a user configures the loop for it: the board's command
         # period and step (dithering), its lowest and top speeds.
@@ -255,7 +310,7 @@ def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | SpeedCon
                       command_step_mps=drive.command_speed_step_mps,
                       output_min_mps=drive.speed_min_mps, output_max_mps=drive.speed_max_mps)
         build: type = SpeedControlParams
-    else:
+    elif kind == "self_paced":
         numbers = [f.name for f in fields(SelfPacedParams)]
         reader.only(["kind", *numbers])
         if not machine.has_distance_sensor:
@@ -263,11 +318,112 @@ def _controller(reader: _Reader, machine: Machine) -> SelfPacedParams | SpeedCon
                                             " follow (the instrumented preset has one)")
         build = SelfPacedParams
         values = {key: reader.number(key) for key in numbers if key in reader.table}
+    elif kind == "incline_loop":
+        return _incline_loop(reader, machine, engine)
+    else:
+        build = {"emulate_manual": ManualEmulationParams, "emulate_sled": SledEmulationParams,
+                 "emulate_curved": CurvedEmulationParams}[kind]
+        values = _emulation_values(reader, kind, build, machine, walker)
     try:
         return build(**values)
     except ValueError as exc:
-        bad = next((k for k in values if f".{k} " in str(exc)), "kind")
+        bad = next((k for k in values if f".{k} " in str(exc) and k in reader.table), "kind")
         raise reader.fail(bad, reader.table.get(bad, kind), str(exc)) from None
+
+
+def _emulation_values(reader: _Reader, kind: str, build: type, machine: Machine,
+                      walker: WalkerParams | None) -> dict[str, Any]:
+    """The keys of an ``emulate_*`` kind, checked against what the machine has."""
+    numbers = [f.name for f in fields(build) if f.name != "drive"]
+    if build is not CurvedEmulationParams:
+        numbers.append("response_delay_s")
+    reader.only(["kind", *numbers])
+    values: dict[str, Any] = {key: reader.number(key) for key in numbers if key in reader.table}
+    delay = values.pop("response_delay_s", None) if build is not CurvedEmulationParams else None
+    if build is CurvedEmulationParams:
+        if not machine.has_distance_sensor:
+            raise reader.fail("kind", kind, f"{machine.name} has no walker distance sensor to"
+                                            " read the walker's place on the virtual curve (the"
+                                            " instrumented preset has one)")
+        values.setdefault("response_delay_s",
+                          EMULATION_DELAY_S.get(machine.name, DEFAULT_EMULATION_DELAY_S))
+        return values
+    drive = emulation_drive(machine, delay)
+    if drive.quadrants < 2:
+        raise reader.fail("kind", kind, f"{machine.name} has a {drive.quadrants}-quadrant drive:"
+                                        " it cannot brake, so it cannot absorb the walker's"
+                                        " push (a 2- or 4-quadrant drive can)")
+    if drive.speed_min_mps > 0.0:
+        raise reader.fail("kind", kind, f"{machine.name} cannot run below"
+                                        f" {drive.speed_min_mps:.2f} m/s: a belt the walker"
+                                        " starts would move uncontrolled below it (a drive that"
+                                        " runs down to 0 m/s can)")
+    if build is SledEmulationParams:
+        grade = values.get("deck_incline_pct", SLED_GRADE_PCT)
+        try:
+            machine.check_incline(grade)
+        except CapabilityError as exc:
+            raise reader.fail("deck_incline_pct" if "deck_incline_pct" in values else "kind",
+                              values.get("deck_incline_pct", kind), str(exc)) from None
+    if "user_mass_kg" not in values and walker is not None:
+        values["user_mass_kg"] = walker.mass_kg  # the weight a user enters at the console
+    values["drive"] = drive
+    return values
+
+
+def _incline_loop(reader: _Reader, machine: Machine, engine: EngineSpec) -> InclineControlParams:
+    """``kind = "incline_loop"``: homing, a calibration table and a loop on the incline sensor.
+    The end stops come from the machine, the period from ``[engine]``."""
+    reader.only(["kind", *INCLINE_LOOP_KEYS, "home_on_start", "calibration"])
+    lift = machine.incline
+    if lift.fixed:
+        raise reader.fail("kind", "incline_loop",
+                          f"{machine.name} has a fixed deck: there is no lift to control")
+    values: dict[str, Any] = {key: reader.number(key) for key in INCLINE_LOOP_KEYS
+                              if key in reader.table}
+    if "home_on_start" in reader.table:
+        if not isinstance(reader.table["home_on_start"], bool):
+            raise reader.fail("home_on_start", reader.table["home_on_start"],
+                              "must be true or false")
+        values["home_on_start"] = reader.table["home_on_start"]
+    if "calibration" in reader.table:
+        pairs = reader.table["calibration"]
+        if not (isinstance(pairs, list) and all(
+                isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pair)
+                for pair in pairs)):
+            raise reader.fail("calibration", pairs,
+                              "must be a list of [commanded %, measured %] pairs")
+        try:
+            values["calibration"] = InclineCalibration(tuple((c, m) for c, m in pairs))
+        except ValueError as exc:
+            raise reader.fail("calibration", pairs, str(exc)) from None
+    values.update(period_s=engine.control_period_s, lower_stop_pct=lift.incline_min_pct,
+                  upper_stop_pct=lift.incline_max_pct)
+    try:
+        return InclineControlParams(**values)
+    except ValueError as exc:
+        bad = next((k for k in values if f".{k} " in str(exc) and k in reader.table), "kind")
+        raise reader.fail(bad, reader.table.get(bad, "incline_loop"), str(exc)) from None
+
+
+def _check_emulated_program(top: _Reader, rows: Any,
+                            controller: ControllerParams | None) -> None:
+    """Under an emulation the walker sets the speed; the sled also sets its own grade."""
+    if not isinstance(controller, EMULATIONS):
+        return
+    for index, row in enumerate(rows):
+        reader = top.sub(f"program[{index}]", row)
+        for key in SPEED_KEYS:
+            if key in row and row[key] != 0:
+                raise reader.fail(key, row[key], "under an emulation the walker moves the belt;"
+                                                 " leave the speed out (or 0)")
+        if row.get("belt_direction", "forward") != "forward":
+            raise reader.fail("belt_direction", row["belt_direction"],
+                              "an emulated belt runs forward only")
+        if isinstance(controller, SledEmulationParams) and "incline_pct" in row:
+            raise reader.fail("incline_pct", row["incline_pct"],
+                              "the sled's deck is fixed: set [controller] deck_incline_pct")
 
 
 def _supervisor(reader: _Reader, walker: WalkerParams | None,
