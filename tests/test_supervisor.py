@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
@@ -241,6 +242,24 @@ def test_start_and_acceleration_limits_prevent_the_fall_of_a_standing_person():
     assert off.metrics["walker_fell"] is True
     assert on.metrics["walker_fell"] is False
     assert any(e.kind == "supervisor_limit" for e in on.run.events)
+
+
+@pytest.mark.parametrize("facing", ["console", "rear"])
+def test_the_deceleration_limit_prevents_the_fall_when_the_program_stops_the_belt(facing):
+    # A research drive stops at 18 m/s^2 when told to; the program stops it from 2 mph.
+    text = ('[scenario]\nname="t"\nduration_s=26\n[machine]\npreset="instrumented"\n'
+            '[machine.drive]\naccel_mps2=18\ndecel_mps2=18\n'
+            f'[walker]\nstep_on_at_s=1\nfacing="{facing}"\n'
+            + "".join(f"[[program]]\nat_s={at}\nspeed_mph={mph}\n"
+                      for at, mph in ((0, 0.5), (3, 1.0), (6, 1.5), (9, 2.0), (20, 0.0))))
+    on = run_scenario(parse_scenario(text + ("\n[supervisor]\nbackward = true\n"
+                                             if facing == "rear" else ""), "on.toml"))
+    off = run_scenario(parse_scenario(text + "\n[supervisor]\nenabled = false\n", "off.toml"))
+    assert off.metrics["walker_fell"] is True
+    assert on.metrics["walker_fell"] is False
+    trace = on.run.trace
+    slowing = -np.diff(np.abs(trace["belt_speed_cmd_mps"])) / np.diff(trace["t_s"])
+    assert slowing.max() <= 0.5 + 1e-6  # the command came down at the default limit
 
 
 def test_backward_speed_cap_prevents_the_drift_to_the_lanyard():

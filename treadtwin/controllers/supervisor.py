@@ -67,7 +67,10 @@ class SupervisorLimits:
     start_speed_max_mps: float = mph_to_mps(1.0)
     moving_above_mps: float = 0.1  # the belt counts as running above this
     accel_max_mps2: float = 0.5  # [U] consumer ramps are 0.3-1 m/s^2 (standards-hardware.md 5)
-    decel_max_mps2: float = 1.0  # [U] normal slowing
+    # [U] normal slowing: inside the consumer range of 0.3-1 m/s^2 (standards-hardware.md 5).
+    # On the twin, stopping from 1-2 mph at 0.7-1.0 m/s^2 makes the default walker fall;
+    # at 0.5 it does not (tests/test_supervisor.py).
+    decel_max_mps2: float = 0.5
     stop_decel_mps2: float = 1.5  # [U] latched stops come down at this rate
     incline_rate_max_pct_per_s: float = 1.0  # [U]
     # Backward walking: most people manage 2 mph; even experienced users rarely exceed

@@ -108,24 +108,24 @@ class PtyPort:
 
     def flush_due(self, now_s: float) -> None:
         """Deliver every queued chunk whose wire time is over."""
-        while self._tx and self._tx[0][0] <= now_s and self._master is not None:
+        master = self._master
+        while self._tx and self._tx[0][0] <= now_s and master is not None:
             _, data = self._tx.popleft()
             try:
-                written = os.write(self._master, data)
-            except BlockingIOError:
-                written = 0
-            except OSError:
+                written = os.write(master, data)
+            except OSError:  # the terminal buffer is full (the host does not read), or gone
                 written = 0
             self.dropped_tx_bytes += len(data) - written
 
     # --- host -> board -------------------------------------------------------------------
     def poll_input(self, now_s: float) -> None:
         """Take whatever the host has written and stamp when it is through the wire."""
-        if self._master is None:
+        master = self._master
+        if master is None:
             return
         while True:
             try:
-                data = os.read(self._master, 4096)
+                data = os.read(master, 4096)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # EIO: no process has the terminal open right now
@@ -149,10 +149,11 @@ class PtyPort:
     def wait(self, timeout_s: float) -> None:
         """Sleep until the host writes or ``timeout_s`` passes."""
         timeout_s = max(timeout_s, 0.0)
-        if self._master is None:
+        master = self._master  # unplug() may run in another thread (tests do that)
+        try:
+            select.select([] if master is None else [master], [], [], timeout_s)
+        except (OSError, ValueError):  # closed under us: the device is gone
             select.select([], [], [], timeout_s)
-            return
-        select.select([self._master], [], [], timeout_s)
 
 
 class SerialDevicePort(PtyPort):
