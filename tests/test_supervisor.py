@@ -161,10 +161,31 @@ def test_sustained_current_derates_but_a_short_peak_does_not():
 def test_fall_seen_by_a_force_deck_stops_the_belt():
     limits = SupervisorLimits(start_speed_max_mps=3.0, walker_weight_n=700.0)
     sup = SafetySupervisor(limits)
-    drive(sup, Command(belt_speed_mps=1.0), 2.0, force=690.0)
+    for k in range(200):  # walking: the deck force swings with every step
+        t = k * DT
+        sup.filter(t, DT, telemetry(t, speed=min(0.5 * t, 1.0),
+                                    force=690.0 + 70.0 * math.sin(2 * math.pi * t / 0.6)),
+                   Command(belt_speed_mps=1.0))
     assert sup.latched is None
     drive(sup, Command(belt_speed_mps=1.0), 0.1, start_s=2.0, speed=1.0, force=50.0)
     assert sup.latched == "walker_fallen"
+
+
+def test_a_deck_force_without_the_stride_rhythm_on_a_moving_belt_is_a_fall():
+    weight = 700.0
+    sup = SafetySupervisor(SupervisorLimits(walker_weight_n=weight, start_speed_max_mps=3.0))
+    for k in range(400):  # walking: the force swings by 20 % of the weight every step
+        t = k * DT
+        swing = 0.1 * weight * math.sin(2 * math.pi * t / 0.6)
+        sup.filter(t, DT, telemetry(t, speed=min(0.5 * t, 1.0), force=weight + swing),
+                   Command(belt_speed_mps=1.0))
+    assert sup.latched is None
+    for k in range(400, 500):  # lying on the belt: a steady load
+        t = k * DT
+        sup.filter(t, DT, telemetry(t, speed=1.0, force=weight), Command(belt_speed_mps=1.0))
+    assert sup.latched == "walker_fallen"
+    stop = next(i for i in sup.interventions if i.action == "stop")
+    assert 4.0 + 0.6 <= stop.t_s <= 4.0 + 0.8 + DT  # once a window holds no swing
 
 
 def test_several_stops_at_once_are_named_in_order():
@@ -260,6 +281,33 @@ def test_the_deceleration_limit_prevents_the_fall_when_the_program_stops_the_bel
     trace = on.run.trace
     slowing = -np.diff(np.abs(trace["belt_speed_cmd_mps"])) / np.diff(trace["t_s"])
     assert slowing.max() <= 0.5 + 1e-6  # the command came down at the default limit
+
+
+@pytest.mark.parametrize("facing", ["console", "rear"])
+def test_a_fall_seen_on_the_force_deck_stops_the_belt_before_it_carries_the_walker_off(facing):
+    # No lanyard, and the drift stop out of the way: only the deck's force can tell.
+    text = ('[scenario]\nname="t"\nduration_s=25\n[machine]\npreset="instrumented"\n'
+            f'[walker]\nstep_on_at_s=1\nlanyard=false\nfacing="{facing}"\n'
+            + "".join(f"[[program]]\nat_s={at}\nspeed_mph={mph}\n"
+                      for at, mph in ((0, 0.5), (3, 1.0), (6, 1.5), (9, 2.0)))
+            + '[[faults]]\nat_s=15\nkind="walker_stumble"\nerror_m=1.5\n')
+    on = run_scenario(parse_scenario(text + "\n[supervisor]\ndrift_limit_m = 100\n", "on.toml"))
+    off = run_scenario(parse_scenario(text + "\n[supervisor]\nenabled = false\n", "off.toml"))
+    assert on.metrics["walker_fell"] and off.metrics["walker_fell"]
+    assert any(e.kind == "off_rear" for e in off.run.events)
+    assert not any(e.kind == "off_rear" for e in on.run.events)
+    stops = [e for e in on.run.events if e.kind == "supervisor_stop"]
+    assert stops and stops[0].detail.startswith("walker_fallen: deck force steady")
+
+
+@pytest.mark.parametrize("mph", [0.5, 1.0, 2.0])
+def test_walking_on_the_force_deck_never_looks_like_a_fall(mph):
+    text = ('[scenario]\nname="t"\nduration_s=40\n[machine]\npreset="instrumented"\n'
+            '[walker]\nstep_on_at_s=1\n'
+            + "".join(f"[[program]]\nat_s={5 * i}\nspeed_mph={step}\n"
+                      for i, step in enumerate(np.arange(0.5, mph + 0.25, 0.5))))
+    result = run_scenario(parse_scenario(text, "walk.toml"))
+    assert not any(e.kind == "supervisor_stop" for e in result.run.events)
 
 
 def test_backward_speed_cap_prevents_the_drift_to_the_lanyard():

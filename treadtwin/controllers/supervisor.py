@@ -32,6 +32,7 @@ references; where a reference gives no number the default is marked [U].
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 from .interface import Command, DriveMode, Fault, Telemetry
@@ -95,6 +96,11 @@ class SupervisorLimits:
     derate_release: float = 0.9  # derating ends below this share of its level
     drift_limit_m: float = math.inf  # walker farther than this from the front: stop
     fall_load_fraction: float = 0.2  # deck force below this share of standing weight: down
+    # A walker's vertical force on the deck swings with every step: on the twin by at least
+    # 0.09 body weights in any 0.8 s (one step at the slowest cadence, 80 steps/min) even at
+    # 0.5 mph; someone lying on a moving belt gives a steady force. [U]
+    fall_window_s: float = 0.8
+    fall_rhythm_fraction: float = 0.05
     walker_weight_n: float = math.nan  # standing weight, for fall detection by the deck
 
     def __post_init__(self) -> None:
@@ -102,7 +108,8 @@ class SupervisorLimits:
                      "stop_decel_mps2", "incline_rate_max_pct_per_s", "backward_speed_max_mps",
                      "watchdog_timeout_s", "tach_timeout_s", "current_rms_tau_s",
                      "coast_decel_mps2",
-                     "current_derate_a", "current_stop_a", "temp_derate_c", "temp_stop_c"):
+                     "current_derate_a", "current_stop_a", "temp_derate_c", "temp_stop_c",
+                     "fall_window_s", "fall_rhythm_fraction"):
             value = getattr(self, name)
             if not (value > 0.0):
                 raise ValueError(f"SupervisorLimits.{name} must be > 0, got {value!r}")
@@ -146,6 +153,7 @@ class SafetySupervisor:
         self._derate_cap_mps: float | None = None
         self._limiting: set[str] = set()
         self._walker_seen = False  # the deck has carried the walker's weight
+        self._deck_forces: deque[tuple[float, float]] = deque()  # (t, N) over fall_window_s
         self._current_sq = 0.0  # running mean of the squared current
         self._speed_ceiling_mps = 0.0  # highest recent command, let down at coast_decel_mps2
         self._sent: Command | None = None
@@ -233,11 +241,32 @@ class SafetySupervisor:
                 and force < lim.fall_load_fraction * lim.walker_weight_n):
             causes["walker_fallen"] = (f"deck carries {force:.0f} N of a"
                                        f" {lim.walker_weight_n:.0f} N walker")
+        elif force is not None and self._walker_seen:
+            if self._out_speed_mps <= lim.moving_above_mps:
+                self._deck_forces.clear()  # standing on a still belt is no fall
+            swing_n = self._deck_force_swing_n(telemetry.t_s, force)
+            if (swing_n is not None and self._out_speed_mps > lim.moving_above_mps
+                    and swing_n < lim.fall_rhythm_fraction * lim.walker_weight_n):
+                causes["walker_fallen"] = (
+                    f"deck force steady within {swing_n:.0f} N for {lim.fall_window_s:g} s"
+                    f" on a moving belt: the walker is not stepping")
         distance = telemetry.walker_distance_m
         if distance is not None and distance > lim.drift_limit_m:
             causes["walker_drift"] = (f"walker {distance:.2f} m from the front, past"
                                       f" {lim.drift_limit_m:.2f} m")
         return causes
+
+    def _deck_force_swing_n(self, t_s: float, force_n: float) -> float | None:
+        """Range of the deck force over the last ``fall_window_s``; None until it is filled."""
+        window = self._deck_forces
+        if not window or t_s > window[-1][0]:
+            window.append((t_s, force_n))
+        while len(window) > 1 and window[1][0] <= t_s - self.limits.fall_window_s:
+            window.popleft()
+        if t_s - window[0][0] < self.limits.fall_window_s - 1e-9:
+            return None
+        forces = [f for _, f in window]
+        return max(forces) - min(forces)
 
     def _try_reset(self, now_s: float, causes: dict[str, str], requested: Command) -> None:
         latched = self._latched
