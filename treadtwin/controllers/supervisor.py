@@ -13,7 +13,9 @@ Two kinds of intervention:
 - *stops* latch: safety key out, stop button, a drive trip, telemetry gone
   quiet (watchdog), a tach that disagrees with the motor (slip or a dead
   sensor), over-current or over-temperature past the stop level, a walker
-  drifting towards the rear edge or fallen (where a sensor shows it). A
+  drifting towards the rear edge (distance sensor) or fallen (force deck:
+  the weight has left the deck, or the force has lost the stride rhythm,
+  as it does when someone lies on the moving belt). A
   latched stop brings the belt down at the stop deceleration and cuts the
   lift, and holds until the cause is gone *and* a command carries
   ``reset`` (EN 957-6: the circuit "cannot be restored until the actuator
