@@ -130,21 +130,26 @@ def plot_run(result: ScenarioResult, path: Path) -> None:
     trace = result.run.trace
     t = trace["t_s"]
     motorized = result.scenario.machine.motorized
-    walker = result.scenario.walker
+    # A hil run knows only what the treadmill reports; a twin run also knows the truth.
+    hardware = str(result.extra.get("mode", "")).startswith("hil")
+    walker = None if hardware else result.scenario.walker  # no walker model on hardware
     panels = 2 + int(motorized) + int(walker is not None)
     fig, axes = plt.subplots(panels, 1, figsize=(11, 2.6 * panels + 0.6), sharex=True,
                              constrained_layout=True)
     ax = axes[0]
     ax.plot(t, trace["belt_speed_cmd_mps"], color="0.55", lw=1.2, ls="--", label="command")
-    ax.plot(t, trace["belt_speed_mps"], color="C0", lw=1.2, label="belt (true)")
+    if not hardware:
+        ax.plot(t, trace["belt_speed_mps"], color="C0", lw=1.2, label="belt (true)")
     ax.plot(t, trace["belt_speed_meas_mps"], color="C1", lw=0.8, alpha=0.8,
-            label="belt (tach, as measured)")
+            label="belt (as reported)" if hardware else "belt (tach, as measured)")
     ax.set_ylabel("belt speed (m/s)")
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[1]
     ax.plot(t, trace["incline_cmd_pct"], color="0.55", lw=1.2, ls="--", label="command")
-    ax.plot(t, trace["incline_pct"], color="C2", lw=1.2, label="deck (true)")
-    ax.plot(t, trace["incline_meas_pct"], color="C3", lw=0.8, alpha=0.8, label="sensor")
+    if not hardware:
+        ax.plot(t, trace["incline_pct"], color="C2", lw=1.2, label="deck (true)")
+    ax.plot(t, trace["incline_meas_pct"], color="C3", lw=0.8, alpha=0.8,
+            label="deck (as reported)" if hardware else "sensor")
     ax.set_ylabel("incline (%)")
     ax.legend(loc="upper right", fontsize=8)
     if motorized:
