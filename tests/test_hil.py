@@ -139,18 +139,21 @@ def test_a_killed_host_leaves_the_belt_stopped_within_the_watchdog_time():
         finally:
             host.kill()
             host.wait()
-        killed_s = emulator.treadmill.t_s
-        deadline = time.monotonic() + 5.0
+        killed_wall = time.monotonic()
+        deadline = killed_wall + 5.0
         while emulator.board.drive_command.mode is not DriveMode.STOP:
             assert time.monotonic() < deadline, "the board never stopped the belt"
             time.sleep(0.005)
-        stopped_s = emulator.treadmill.t_s
+        stopped_wall = time.monotonic()
         time.sleep(1.5)  # the stop ramp at 1.5 m/s^2, then standstill
         belt_mps = abs(emulator.treadmill.truth_belt_speed_mps())
-    board = emulator.board.counts
-    assert board.watchdog_stops == 1
-    # The watchdog is 250 ms; the rest is the last frames in flight and the 1 ms board tick.
-    assert stopped_s - killed_s <= 0.25 + 0.03
+    board = emulator.board
+    assert board.counts.watchdog_stops == 1
+    # On the board's clock: the stop comes one watchdog time (250 ms) after the last frame,
+    # to the board's 1 ms tick. On the wall clock (loaded machines wake late): well within
+    # twice that.
+    assert board.watchdog_stops_s[0] - board.last_fed_s == pytest.approx(0.25, abs=0.0015)
+    assert stopped_wall - killed_wall < 0.5
     assert belt_mps < 0.05
 
 

@@ -105,6 +105,8 @@ class AdapterBoard:
         self._session_id: int | None = None
         self._ack_seq: int | None = None
         self._fed_at_s: float | None = None
+        self.last_fed_s: float | None = None  # board time of the last accepted host frame
+        self.watchdog_stops_s: list[float] = []  # board times of the watchdog's stops
         self._next_telemetry_s: float | None = None
         self._drive = Command(mode=DriveMode.STOP)
         self._comms_latched = False
@@ -153,7 +155,7 @@ class AdapterBoard:
         if self._session_id is None:
             return self._send(Nack(NackCode.NO_SESSION, body.MESSAGE_TYPE, message.seq, 0))
         self._ack_seq = message.seq
-        self._fed_at_s = now_s
+        self._fed_at_s = self.last_fed_s = now_s
         self._fed += 1
         if isinstance(body, Heartbeat):
             self._counts["heartbeats"] += 1
@@ -271,6 +273,7 @@ class AdapterBoard:
                 if self._belt_active(telemetry):
                     self._comms_latched = True
                     self._counts["watchdog_stops"] += 1
+                    self.watchdog_stops_s.append(now_s)
                     out += self._stop(StopReason.WATCHDOG, now_s, telemetry, force=True)
             self._drive = Command(mode=DriveMode.STOP)
         hard = Fault(int(telemetry.faults)) & _LATCHES
