@@ -157,6 +157,24 @@ def test_a_killed_host_leaves_the_belt_stopped_within_the_watchdog_time():
     assert belt_mps < 0.05
 
 
+def test_in_lockstep_a_silent_host_lets_the_board_clock_run_and_the_watchdog_stop_the_belt():
+    with RunningEmulator(preset("club-motorized"), clock=EmulatorClock.LOCKSTEP, baud=921600,
+                         duration_s=30.0) as emulator:
+        host = SerialAdapterTreadmill(emulator.path, baudrate=921600,
+                                      telemetry_period_ms=10).open(lockstep=True)
+        seen = None
+        for _ in range(300):  # 3 s of board time, one COMMAND per period
+            seen = host.wait_telemetry(seen).t_s
+            host.write(Command(belt_speed_mps=1.0))
+        assert host.read().belt_speed_mps > 0.9
+        time.sleep(1.5)  # the host falls silent (without closing the port)
+        board = emulator.board
+        assert board.counts.watchdog_stops == 1
+        assert board.watchdog_stops_s[0] - board.last_fed_s == pytest.approx(0.25, abs=0.011)
+        assert emulator.board.drive_command.mode is DriveMode.STOP
+        host.close()
+
+
 def test_unplugging_and_replugging_the_port_recovers(tmp_path):
     link = tmp_path / "ttyTREADTWIN"
     with RunningEmulator(preset("home-motorized"), duration_s=20.0,
