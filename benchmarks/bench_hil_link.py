@@ -35,7 +35,7 @@ import numpy as np
 import serial
 
 from treadtwin.controllers.interface import Command
-from treadtwin.controllers.loop import ControlLoop, run_wall_clock
+from treadtwin.controllers.loop import ControlLoop, run_wall_clock, wall_clock_ticks
 from treadtwin.controllers.program import ProgramController, Setpoint
 from treadtwin.controllers.protocol import (
     FrameDecoder,
@@ -104,19 +104,8 @@ def round_trips(path: str, baud: int, count: int) -> tuple[np.ndarray, float]:
 
 
 def bare_loop(period_s: float, duration_s: float) -> np.ndarray:
-    """Tick times of the same scheduler as run_wall_clock doing nothing."""
-    start = time.monotonic()
-    ticks, next_s = [], 0.0
-    while next_s <= duration_s:
-        now = time.monotonic() - start
-        if now < next_s:
-            time.sleep(next_s - now)
-            now = time.monotonic() - start
-        ticks.append(now)
-        next_s += period_s
-        while next_s < time.monotonic() - start:
-            next_s += period_s
-    return np.array(ticks)
+    """Tick times of the scheduler run_wall_clock uses, doing nothing."""
+    return np.array(list(wall_clock_ticks(period_s, duration_s)))
 
 
 def control_loop(path: str, baud: int, period_s: float, duration_s: float) -> np.ndarray:

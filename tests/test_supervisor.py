@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from treadtwin.controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
-from treadtwin.controllers.loop import ControlLoop
+from treadtwin.controllers.loop import ControlLoop, wall_clock_ticks
 from treadtwin.controllers.supervisor import STOP_ORDER, SafetySupervisor, SupervisorLimits
 from treadtwin.scenarios.runner import run_scenario
 from treadtwin.scenarios.schema import load_scenario, parse_scenario
@@ -243,6 +243,24 @@ def test_control_loop_passes_the_measured_period_and_counts_overruns():
         loop.tick(t, 0.01, telemetry(t))
     assert seen[1:] == pytest.approx([0.01, 0.01, 0.03, 0.01])
     assert loop.overruns == 1
+
+
+def test_the_wall_clock_sleeps_to_each_deadline_and_skips_the_ones_it_missed():
+    now = [100.0]
+    slept = []
+
+    def sleep(dt_s):
+        slept.append(dt_s)
+        now[0] += dt_s
+
+    ticks = []
+    for t in wall_clock_ticks(0.01, 0.1, clock=lambda: now[0], sleep=sleep):
+        ticks.append(round(t, 9))
+        if len(ticks) == 3:
+            now[0] += 0.035  # a slow tick: the deadlines at 0.03, 0.04 and 0.05 pass
+    # After the slow tick the next one is at the first deadline still ahead: no catching up.
+    assert ticks == pytest.approx([0.0, 0.01, 0.02, 0.06, 0.07, 0.08, 0.09, 0.1])
+    assert all(dt > 0 for dt in slept)
 
 
 # --- on the twin, with the walker: each rule prevents a fall that happens without it ----------

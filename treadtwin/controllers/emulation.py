@@ -121,13 +121,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .belt_command import BeltCommand
 from .estimation import DRIVE_STOPPING_FAULTS
 from .interface import BeltDirection, Command, Controller, DriveMode, Telemetry
 from .validation import check_range
 
 STANDARD_GRAVITY_MPS2 = 9.80665
-#: Commands are sent to the millimetre per second (finer than any board's step).
-SPEED_RESOLUTION_MPS = 0.001
 #: A tach reading above this means the belt slides on the deck (kinetic friction applies).
 MOVING_ABOVE_MPS = 0.0
 #: Gain margin demanded of the admittance loop (2 = 6 dB) [U].
@@ -295,7 +294,7 @@ class ManualEmulator:
         self.speed_mps = 0.0  # the virtual belt
         self.force_n = 0.0  # the filtered push estimate
         self.resistance_n = 0.0  # the emulated resistance at the last tick
-        self._sent: Command | None = None
+        self._out = BeltCommand()
 
     def _incline_pct(self, base: Command) -> float:
         return base.incline_pct
@@ -337,8 +336,8 @@ class ManualEmulator:
             # would hold is braked by the drive (a zero would idle the board and leave the
             # belt free); at rest, static friction holds it.
             speed = max(self.speed_mps, drive.hold_speed_mps)
-        speed = round(speed / SPEED_RESOLUTION_MPS) * SPEED_RESOLUTION_MPS
-        return self._command(base, speed, incline)
+        return self._out.command(speed, base, incline_pct=incline,
+                                 direction=BeltDirection.FORWARD, mode=DriveMode.NORMAL)
 
     def _advance(self, v: float, force: float, dry: float, viscous: float, dt_s: float) -> float:
         """One step of (2): dry resistance holds a belt at rest and never reverses it."""
@@ -349,16 +348,6 @@ class ManualEmulator:
         wanted = max((v + dt_s * (force - dry) / m) / (1.0 + dt_s * viscous / m), 0.0)
         wanted = min(max(wanted, v - p.decel_max_mps2 * dt_s), v + p.accel_max_mps2 * dt_s)
         return min(wanted, p.speed_max_mps)
-
-    def _command(self, base: Command, speed: float, incline: float) -> Command:
-        sent = self._sent
-        if (sent is not None and sent.belt_speed_mps == speed and sent.incline_pct == incline
-                and sent.resistance_level == base.resistance_level and sent.reset == base.reset):
-            return sent  # unchanged: nothing new to send
-        self._sent = Command(belt_speed_mps=speed, incline_pct=incline,
-                             belt_direction=BeltDirection.FORWARD, mode=DriveMode.NORMAL,
-                             resistance_level=base.resistance_level, reset=base.reset)
-        return self._sent
 
 
 class SledEmulator(ManualEmulator):
@@ -438,7 +427,7 @@ class CurvedEmulator:
         self.speed_mps = 0.0
         self._pos_m: float | None = None
         self._rate_mps = 0.0
-        self._sent: Command | None = None
+        self._out = BeltCommand()
 
     @property
     def position_m(self) -> float | None:
@@ -468,13 +457,6 @@ class CurvedEmulator:
                      - 2.0 * p.damping_ratio * w * self._rate_mps)
             accel = min(max(accel, -p.decel_max_mps2), p.accel_max_mps2)
             self.speed_mps = min(max(v + accel * dt_s, 0.0), p.speed_max_mps)
-        speed = round(self.speed_mps / SPEED_RESOLUTION_MPS) * SPEED_RESOLUTION_MPS
-        sent = self._sent
-        if (sent is not None and sent.belt_speed_mps == speed
-                and sent.incline_pct == base.incline_pct and sent.reset == base.reset):
-            return sent
-        self._sent = Command(belt_speed_mps=speed, incline_pct=base.incline_pct,
-                             belt_direction=BeltDirection.FORWARD, mode=DriveMode.NORMAL,
-                             reset=base.reset)
-        return self._sent
+        return self._out.command(self.speed_mps, base, direction=BeltDirection.FORWARD,
+                                 mode=DriveMode.NORMAL, resistance_level=0.0)
 

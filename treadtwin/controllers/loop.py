@@ -14,7 +14,7 @@ running: the supervisor latches a ``controller_fault`` stop.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .interface import Command, Controller, Telemetry, Treadmill
 from .supervisor import SafetySupervisor
@@ -77,29 +77,42 @@ class ControlLoop:
         return self.supervisor.filter(now_s, dt_s, telemetry, self._last_command)
 
 
-def run_wall_clock(loop: ControlLoop, treadmill: Treadmill, duration_s: float,
-                   clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], None] = time.sleep) -> list[float]:
-    """Run a control loop against a (real) treadmill in wall-clock time.
-
-    Returns the measured tick times (s, from the start) for period and jitter
-    statistics. Deadline overruns are counted by the loop itself.
-    """
+def wall_clock_ticks(period_s: float, duration_s: float,
+                     clock: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], None] = time.sleep) -> Iterator[float]:
+    """Sleep to each deadline, every ``period_s`` up to ``duration_s``; yield the time (s from
+    the start) the tick really began. Deadlines missed while the caller worked are skipped,
+    not caught up."""
+    if not period_s > 0.0:
+        raise ValueError(f"period_s must be > 0, got {period_s!r}")
     if not duration_s > 0.0:
         raise ValueError(f"duration_s must be > 0, got {duration_s!r}")
     start = clock()
-    ticks: list[float] = []
     next_s = 0.0
     while next_s <= duration_s:
         now = clock() - start
         if now < next_s:
             sleep(next_s - now)
             now = clock() - start
+        yield now
+        next_s += period_s
+        while next_s < clock() - start:
+            next_s += period_s
+
+
+def run_wall_clock(loop: Controller, treadmill: Treadmill, duration_s: float,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> list[float]:
+    """Run a controller (usually a :class:`ControlLoop`) against a (real) treadmill in
+    wall-clock time.
+
+    Returns the measured tick times (s, from the start) for period and jitter
+    statistics. Deadline overruns are counted by the loop itself.
+    """
+    ticks: list[float] = []
+    for now in wall_clock_ticks(loop.period_s, duration_s, clock, sleep):
         ticks.append(now)
         command = loop.tick(now, loop.period_s, treadmill.read())
         if command is not None:
             treadmill.write(command)
-        next_s += loop.period_s
-        while next_s < clock() - start:  # skipped deadlines: do not try to catch up
-            next_s += loop.period_s
     return ticks

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .belt_command import BeltCommand
 from .interface import Command, Controller, Telemetry
 from .validation import check_range
-
-#: Commands are sent to the millimetre per second (finer than any board's command step).
-SPEED_RESOLUTION_MPS = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class SelfPacedController:
         self._rate_mps = 0.0
         self._belt_mps = 0.0
         self._speed_mps = 0.0
-        self._sent: Command | None = None
+        self._out = BeltCommand()
 
     @property
     def position_m(self) -> float | None:
@@ -92,14 +90,4 @@ class SelfPacedController:
         wanted = min(max(wanted, 0.0), p.speed_max_mps)
         step = p.accel_max_mps2 * dt_s
         self._speed_mps = min(max(wanted, self._speed_mps - step), self._speed_mps + step)
-        speed = round(self._speed_mps / SPEED_RESOLUTION_MPS) * SPEED_RESOLUTION_MPS
-        sent = self._sent
-        if (sent is not None and sent.belt_speed_mps == speed
-                and sent.incline_pct == base.incline_pct
-                and sent.mode is base.mode and sent.reset == base.reset
-                and sent.belt_direction is base.belt_direction):
-            return sent  # unchanged: no new object, nothing new to send
-        self._sent = Command(belt_speed_mps=speed, incline_pct=base.incline_pct,
-                             belt_direction=base.belt_direction, mode=base.mode,
-                             resistance_level=base.resistance_level, reset=base.reset)
-        return self._sent
+        return self._out.command(self._speed_mps, base)

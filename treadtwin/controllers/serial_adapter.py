@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,14 +86,9 @@ class LinkCounters:
         out["nacks"] = len(self.nacks)
         out["stops"] = len(self.stops)
         out["bad_frames"] = self.decode.rejected
-        out["bad_frames_by_kind"] = {k: v for k, v in vars_of(self.decode).items()
+        out["bad_frames_by_kind"] = {k: v for k, v in asdict(self.decode).items()
                                      if k != "accepted" and v}
         return out
-
-
-def vars_of(counts: DecodeCounts) -> dict[str, int]:
-    """A frozen slots dataclass as a dict."""
-    return {name: getattr(counts, name) for name in counts.__dataclass_fields__}
 
 
 class SerialAdapterTreadmill:
@@ -173,13 +168,14 @@ class SerialAdapterTreadmill:
         self._close_port()
         self._serial = self._factory(self.port_name, baudrate=self.baudrate, timeout=0.005,
                                      write_timeout=1.0)
-        self._fold_decoder_counts()
+        self._decode_base = self.counters.decode  # the old decoder's counts carry on
         self._decoder = FrameDecoder(Side.HOST)
         session_id = int(self._rng.integers(1, 1 << 32))
         hello = Hello(min_version=PROTOCOL_VERSION, max_version=PROTOCOL_VERSION,
                       session_id=session_id, watchdog_ms=self.watchdog_ms,
                       telemetry_period_ms=self.telemetry_period_ms)
         self._send(b"\xc0")  # end any partial frame the adapter holds
+        seen_before = self.counters.telemetry_received
         for attempt in range(HELLO_TRIES):
             if attempt:
                 self.counters.hello_retries += 1
@@ -189,19 +185,21 @@ class SerialAdapterTreadmill:
                 self._receive()
                 ack = self.hello_ack
                 if ack is not None and ack.session_id == session_id:
-                    self._await_first_telemetry()
+                    self._await_first_telemetry(seen_before)
                     return
         raise AdapterAbsent(f"no HELLO_ACK from the adapter on {self.port_name} after"
                             f" {HELLO_TRIES} tries")
 
-    def _await_first_telemetry(self) -> None:
-        """The adapter sends TELEMETRY right after HELLO_ACK; wait for it (one period or so)."""
+    def _await_first_telemetry(self, seen_before: int) -> None:
+        """The adapter sends TELEMETRY right after HELLO_ACK (often in the same read); wait
+        for it if it has not come yet."""
         deadline = self._clock() + self._lost_after_s()
-        self._telemetry_at_s = None
-        while self._telemetry_at_s is None and self._clock() < deadline:
+        while self.counters.telemetry_received == seen_before and self._clock() < deadline:
             self._receive()
+        if self.counters.telemetry_received == seen_before:  # the thread backs off, retries
+            raise AdapterAbsent(f"HELLO_ACK but no TELEMETRY from the adapter on {self.port_name}")
         with self._lock:
-            self._link_lost = self._telemetry_at_s is None
+            self._link_lost = False
 
     # --- the Treadmill interface -----------------------------------------------------------
     def read(self) -> Telemetry:
@@ -300,11 +298,8 @@ class SerialAdapterTreadmill:
         self.counters.telemetry_received += 1
 
     def _decode_counts(self) -> DecodeCounts:
-        now, base = vars_of(self._decoder.counts), vars_of(self._decode_base)
+        now, base = asdict(self._decoder.counts), asdict(self._decode_base)
         return DecodeCounts(**{k: now[k] + base[k] for k in now})
-
-    def _fold_decoder_counts(self) -> None:
-        self._decode_base = self._decode_counts()
 
     def _mark_lost(self) -> None:
         with self._lock:
@@ -343,6 +338,5 @@ class SerialAdapterTreadmill:
     def _reconnect(self) -> None:
         self.counters.reconnects += 1
         self._connect()
-        self._telemetry_at_s = self._clock()
 
 

@@ -318,21 +318,3 @@ class AdapterBoard:
         frame = encode(body, self._seq)
         self._seq = (self._seq + 1) % SEQ_MODULUS
         return frame
-
-
-def limits_for(max_speed_mps: float, min_incline_pct: float, max_incline_pct: float, *,
-               reverse: bool, incline: bool, resistance: bool, walker_distance: bool,
-               deck_force: bool) -> MachineLimits:
-    """Machine limits with the capabilities a twin always has (current, bus, temperature, key)."""
-    caps = Capability.MOTOR_CURRENT | Capability.BUS_VOLTAGE | Capability.MOTOR_TEMP
-    caps |= Capability.KEY_SENSE
-    for flag, present in ((Capability.REVERSE, reverse), (Capability.INCLINE, incline),
-                          (Capability.RESISTANCE, resistance),
-                          (Capability.WALKER_DISTANCE, walker_distance),
-                          (Capability.DECK_FORCE, deck_force)):
-        if present:
-            caps |= flag
-    return MachineLimits(capabilities=caps, max_speed_mps=max_speed_mps,
-                         min_incline_pct=min_incline_pct, max_incline_pct=max_incline_pct)
-
-

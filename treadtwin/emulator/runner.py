@@ -26,12 +26,13 @@ from collections.abc import Callable, Sequence
 
 from ..controllers.interface import Command, Telemetry
 from ..controllers.lab_protocols import LabProfile
+from ..controllers.protocol import Capability
 from ..sim.engine import Engine, RunResult
 from ..sim.faults import FaultSpec
 from ..sim.machine import Machine
 from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
-from .adapter_board import AdapterBoard, MachineLimits, limits_for
+from .adapter_board import AdapterBoard, MachineLimits
 from .board import DeviceBoard
 from .lab_board import LabBoard
 from .port import PtyPort
@@ -50,29 +51,49 @@ class EmulatorClock(enum.Enum):
 
 
 def machine_limits(machine: Machine) -> MachineLimits:
-    """What the adapter board reports about a twin machine in HELLO_ACK."""
+    """What the adapter board reports about a twin machine in HELLO_ACK: the twin always
+    reports current, bus voltage, winding temperature and the key; the rest as fitted."""
     incline = machine.incline
-    return limits_for(
-        machine.drive.speed_max_mps if machine.motorized else 0.01,
-        incline.incline_min_pct, incline.incline_max_pct,
-        reverse=machine.bidirectional, incline=not incline.fixed,
-        resistance=not machine.motorized, walker_distance=machine.has_distance_sensor,
-        deck_force=machine.has_force_deck)
+    caps = (Capability.MOTOR_CURRENT | Capability.BUS_VOLTAGE | Capability.MOTOR_TEMP
+            | Capability.KEY_SENSE)
+    for flag, present in ((Capability.REVERSE, machine.bidirectional),
+                          (Capability.INCLINE, not incline.fixed),
+                          (Capability.RESISTANCE, not machine.motorized),
+                          (Capability.WALKER_DISTANCE, machine.has_distance_sensor),
+                          (Capability.DECK_FORCE, machine.has_force_deck)):
+        if present:
+            caps |= flag
+    return MachineLimits(capabilities=caps,
+                         max_speed_mps=machine.drive.speed_max_mps if machine.motorized else 0.01,
+                         min_incline_pct=incline.incline_min_pct,
+                         max_incline_pct=incline.incline_max_pct)
+
+
+def _pump(port: PtyPort, board: DeviceBoard, now_s: float, telemetry: Telemetry) -> None:
+    """Deliver the bytes whose wire time is over, both ways, and send the board's answers.
+
+    ``now_s`` is the board's clock; the wire runs on the wall clock."""
+    port.flush_due(time.monotonic())
+    port.poll_input(time.monotonic())
+    data = port.received(time.monotonic())
+    if data:
+        port.send(board.on_bytes(data, now_s, telemetry), time.monotonic())
+        port.flush_due(time.monotonic())
 
 
 class BoardProxy:
-    """Stands where a controller stands in the engine; the host is behind the board."""
+    """Stands where a controller stands in the engine; the host is behind the board.
+
+    In lockstep the board must count the host's frames (:attr:`AdapterBoard.fed`)."""
 
     def __init__(self, board: DeviceBoard, port: PtyPort, period_s: float,
-                 lockstep: bool, host_timeout_s: float = 0.5,
-                 fed: Callable[[], int] | None = None) -> None:
+                 lockstep: bool, host_timeout_s: float = 0.5) -> None:
         self.board = board
         self.port = port
         self.period_s = period_s
         self.lockstep = lockstep
         self.host_timeout_s = host_timeout_s
         self.host_present = True
-        self._fed = fed
         self._last: Command | None = None
         self.telemetry: Telemetry | None = None
         self._wall_origin_s: float | None = None
@@ -88,22 +109,10 @@ class BoardProxy:
             return command
         return None
 
-    def serve(self, now_s: float, telemetry: Telemetry, wire_now_s: float) -> None:
-        """Deliver due bytes both ways and let the board answer what the host sent."""
-        port = self.port
-        port.flush_due(wire_now_s)
-        port.poll_input(wire_now_s)
-        data = port.received(wire_now_s)
-        if data:
-            port.send(self.board.on_bytes(data, now_s, telemetry), wire_now_s)
-            port.flush_due(wire_now_s)
-
     def _wait_for_host(self, now_s: float, telemetry: Telemetry) -> None:
         """Lockstep: hold the board clock until the host's frame for this tick has come."""
-        fed = self._fed
-        if fed is None:
-            return
-        target = fed() + 1
+        board = self.board
+        target = board.fed + 1  # type: ignore[attr-defined]
         wall = time.monotonic
         if self._wall_origin_s is None:
             self._wall_origin_s = wall() - now_s
@@ -111,13 +120,12 @@ class BoardProxy:
         if not self.host_present:  # free-run: sim time follows wall time until the host is back
             deadline = max(deadline, self._wall_origin_s + now_s)
         while True:
-            self.serve(now_s, telemetry, wall())
-            if fed() >= target:
+            _pump(self.port, board, now_s, telemetry)
+            if board.fed >= target:  # type: ignore[attr-defined]
                 break
             remaining = deadline - wall()
             if remaining <= 0.0:
-                if self.host_present:
-                    self.host_present = False
+                self.host_present = False
                 self._wall_origin_s = wall() - now_s
                 return
             self.port.wait(min(remaining, max(self.port.next_due_s() - wall(), 0.0)))
@@ -140,10 +148,9 @@ class Emulator:
         self.host_timeout_s = host_timeout_s
         self.engine: Engine | None = None
 
-    def run(self, duration_s: float, should_stop: Callable[[], bool] = lambda: False,
-            on_ready: Callable[[], None] = lambda: None) -> RunResult:
+    def run(self, duration_s: float,
+            should_stop: Callable[[], bool] = lambda: False) -> RunResult:
         """Serve the host until ``duration_s`` of board time or until ``should_stop()``."""
-        on_ready()
         wall_start = time.monotonic()
         if self.clock is EmulatorClock.LOCKSTEP:
             reached = self._run_lockstep(duration_s, should_stop)
@@ -156,30 +163,23 @@ class Emulator:
         return engine.finish(reached, time.monotonic() - wall_start)
 
     def _engine(self, period_s: float, lockstep: bool) -> Engine:
-        fed = getattr(self.board, "fed", None)
-        proxy = BoardProxy(self.board, self.port, period_s, lockstep, self.host_timeout_s,
-                           fed=(lambda: self.board.fed) if fed is not None else None)
-        self.proxy = proxy
-        self.engine = Engine(self.treadmill, proxy, self.faults, walker=self.walker)
+        self.proxy = BoardProxy(self.board, self.port, period_s, lockstep, self.host_timeout_s)
+        self.engine = Engine(self.treadmill, self.proxy, self.faults, walker=self.walker)
         return self.engine
 
     def _run_wall(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
         """Follow wall time: bytes first (they set the latency), then the board's 1 ms ticks."""
         engine = self._engine(BOARD_TICK_S, lockstep=False)
         engine.start(duration_s)
-        port, board = self.port, self.board
+        port, proxy = self.port, self.proxy
         wall = time.monotonic
         origin = wall()
         now = next_tick = 0.0
-        self.proxy.telemetry = self.treadmill.read()
+        proxy.telemetry = self.treadmill.read()
         while now < duration_s and not should_stop():
-            port.flush_due(wall())
-            port.poll_input(wall())
             now = min(wall() - origin, duration_s)
-            data = port.received(wall())
-            if data:  # answer from the newest 1 ms sample, as the board's firmware does
-                port.send(board.on_bytes(data, now, self.proxy.telemetry), wall())
-                port.flush_due(wall())
+            # Bytes first: answered from the newest 1 ms sample, as the board's firmware does.
+            _pump(port, self.board, now, proxy.telemetry)
             if now >= next_tick:
                 engine.advance(now)  # the new drive command acts from the next tick on
                 next_tick = (int(now / BOARD_TICK_S) + 1) * BOARD_TICK_S
@@ -200,14 +200,8 @@ class Emulator:
         while board.session_id is None:
             if should_stop():
                 return 0.0
-            now = time.monotonic()
-            self.port.flush_due(now)
-            self.port.poll_input(now)
-            data = self.port.received(now)
-            if data:
-                self.port.send(board.on_bytes(data, 0.0, telemetry), now)
-            self.port.wait(0.05 if self.port.next_due_s() == float("inf")
-                           else self.port.next_due_s() - time.monotonic())
+            _pump(self.port, board, 0.0, telemetry)
+            self.port.wait(min(0.05, self.port.next_due_s() - time.monotonic()))
         engine = self._engine(board.telemetry_period_s, lockstep=True)
         engine.start(duration_s)
         step = board.telemetry_period_s

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..sim.engine import ClockMode
@@ -198,7 +199,6 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
         machine, faults = scenario.machine, scenario.faults
         duration_s = args.duration_s or scenario.duration_s
         if args.duration_s:
-            from dataclasses import replace
             scenario = replace(scenario, duration_s=duration_s)
         treadmill, walker = build_twin(scenario)
     else:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -38,13 +38,14 @@ from ..controllers.emulation import (
     ManualEmulationParams,
     SledEmulationParams,
 )
-from ..controllers.interface import BeltDirection, Command, Telemetry, Treadmill
+from ..controllers.interface import BeltDirection, Command, Controller, Telemetry, Treadmill
 from ..controllers.lab_protocols import LabProfile
 from ..controllers.lab_serial import LabSerialTreadmill
+from ..controllers.loop import run_wall_clock
 from ..controllers.self_paced import SelfPacedParams
 from ..controllers.serial_adapter import LinkCounters, SerialAdapterTreadmill
 from ..controllers.speed import SpeedControlParams
-from ..sim.engine import Event, LoopTiming, RunResult, lanyard_events, trip_events
+from ..sim.engine import Event, RunResult, lanyard_events, loop_timing, trip_events
 from ..sim.layout import TRACE_DTYPE
 from .criteria import CRITERIA, evaluate
 from .metrics import compute_metrics
@@ -101,29 +102,37 @@ def open_treadmill(port: str, protocol: Protocol, baud: int | None = None, *,
     return LabSerialTreadmill(port, LabProfile(protocol.value), baudrate=baud).open()
 
 
-@dataclass
-class _Recorder:
-    """One trace row per control tick, from telemetry and the command sent."""
+def _known(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    command: Command = field(default_factory=Command)
 
-    def add(self, t_s: float, telemetry: Telemetry) -> None:
+class _Recording:
+    """The controller stack, recording one trace row per tick from telemetry and command."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.period_s = controller.period_s
+        self.rows: list[tuple[Any, ...]] = []
+        self.commands: list[tuple[float, Command]] = []
+        self._command = Command()
+
+    def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command | None:
+        command = self.controller.tick(now_s, dt_s, telemetry)
+        if command is not None:
+            self.commands.append((now_s, command))
+            self._command = command
+        sent = self._command
         sign = -1.0 if telemetry.belt_direction is BeltDirection.REVERSE else 1.0
         speed = sign * telemetry.belt_speed_mps
-        cmd_sign = -1.0 if self.command.belt_direction is BeltDirection.REVERSE else 1.0
-        nan = float("nan")
-
-        def known(value: float | None) -> float:
-            return nan if value is None else float(value)
-
+        cmd_sign = -1.0 if sent.belt_direction is BeltDirection.REVERSE else 1.0
         key = -1 if telemetry.key_present is None else int(telemetry.key_present)
-        self.rows.append((t_s, speed, cmd_sign * self.command.belt_speed_mps, speed,
-                          known(telemetry.incline_pct), self.command.incline_pct,
-                          known(telemetry.incline_pct), known(telemetry.motor_current_a),
-                          known(telemetry.motor_current_a), known(telemetry.bus_voltage_v),
-                          known(telemetry.motor_temp_c), int(telemetry.tach_pulse_count), key,
+        self.rows.append((now_s, speed, cmd_sign * sent.belt_speed_mps, speed,
+                          _known(telemetry.incline_pct), sent.incline_pct,
+                          _known(telemetry.incline_pct), _known(telemetry.motor_current_a),
+                          _known(telemetry.motor_current_a), _known(telemetry.bus_voltage_v),
+                          _known(telemetry.motor_temp_c), int(telemetry.tach_pulse_count), key,
                           int(telemetry.faults)))
+        return command
 
     def trace(self) -> np.ndarray:
         trace = np.zeros(len(self.rows), dtype=TRACE_DTYPE)
@@ -142,36 +151,26 @@ def run_hil(scenario: Scenario, treadmill: Treadmill, *, lockstep: bool = False,
     """Run the scenario's controller stack against ``treadmill`` and judge what can be judged."""
     duration_s = scenario.duration_s if duration_s is None else duration_s
     controller = build_controller(scenario)
-    period_s = controller.period_s
-    recorder = _Recorder()
-    commands: list[tuple[float, Command]] = []
+    recording = _Recording(controller)
+    period_s = recording.period_s
     tick_times: list[float] = []
     start = time.monotonic()
     t0: float | None = None
-    if lockstep:
+    if lockstep:  # the board clock steps once per frame the host sends: one per period
         newer_than: float | None = None
         for _ in range(math.ceil(duration_s / period_s - 1e-9)):  # ticks at k * period < duration
             telemetry = treadmill.wait_telemetry(newer_than)  # type: ignore[attr-defined]
             newer_than = telemetry.t_s
             t0 = telemetry.t_s if t0 is None else t0
-            now = round(telemetry.t_s - t0, 9)
-            _tick(controller, treadmill, now, period_s, telemetry, recorder, commands,
-                  heartbeat=True)
+            command = recording.tick(round(telemetry.t_s - t0, 9), period_s, telemetry)
+            if command is not None:
+                treadmill.write(command)
+            else:
+                treadmill.heartbeat()  # type: ignore[attr-defined]
     else:
-        next_s = 0.0
-        while next_s <= duration_s:
-            now = time.monotonic() - start
-            if now < next_s:
-                time.sleep(next_s - now)
-                now = time.monotonic() - start
-            tick_times.append(now)
-            _tick(controller, treadmill, now, period_s, treadmill.read(), recorder, commands,
-                  heartbeat=False)
-            next_s += period_s
-            while next_s < time.monotonic() - start:  # skipped deadlines: do not catch up
-                next_s += period_s
+        tick_times = run_wall_clock(recording, treadmill, duration_s)
     wall_s = time.monotonic() - start
-    trace = recorder.trace()
+    trace = recording.trace()
     events = [Event(i.t_s, f"supervisor_{i.action}", f"{i.rule}: {i.reason}")
               for i in getattr(controller, "interventions", ())]
     events += trip_events(trace) + lanyard_events(trace, [])  # from the reported fault flags
@@ -181,42 +180,16 @@ def run_hil(scenario: Scenario, treadmill: Treadmill, *, lockstep: bool = False,
                    for t_s, reason in counters.stops]
     events.sort(key=lambda e: e.t_s)
     run = RunResult(trace=trace, events=events, sim_time_s=float(trace["t_s"][-1]) if len(trace)
-                    else 0.0, wall_time_s=wall_s, timing=_timing(tick_times, period_s),
-                    commands=commands)
+                    else 0.0, wall_time_s=wall_s, timing=loop_timing(tick_times, period_s),
+                    commands=recording.commands)
     metrics = compute_metrics(trace, events, walker_mass_kg=None,
                               running_length_m=scenario.machine.belt.running_length_m)
     for name in UNMEASURABLE_METRICS:
         metrics[name] = None
     judged = [c for c in scenario.criteria if CRITERIA[c.kind].metric not in UNMEASURABLE_METRICS]
-    result = ScenarioResult(scenario=scenario, run=run, metrics=metrics,
-                            criteria=evaluate(judged, metrics, events))
-    result.extra = {"mode": "hil-lockstep" if lockstep else "hil",
-                    "not_judged": [c.kind for c in scenario.criteria if c not in judged]}
+    extra: dict[str, Any] = {"mode": "hil-lockstep" if lockstep else "hil",
+                             "not_judged": [c.kind for c in scenario.criteria if c not in judged]}
     if counters is not None:
-        result.extra["link"] = (counters.as_dict() if hasattr(counters, "as_dict")
-                                else {k: getattr(counters, k)
-                                      for k in counters.__dataclass_fields__})
-    return result
-
-
-def _tick(controller: Any, treadmill: Treadmill, now: float, period_s: float,
-          telemetry: Telemetry, recorder: _Recorder, commands: list[tuple[float, Command]],
-          heartbeat: bool) -> None:
-    command = controller.tick(now, period_s, telemetry)
-    if command is not None:
-        treadmill.write(command)
-        commands.append((now, command))
-        recorder.command = command
-    elif heartbeat:
-        treadmill.heartbeat()  # type: ignore[attr-defined]  # lockstep: one frame per period
-    recorder.add(now, telemetry)
-
-
-def _timing(tick_times: list[float], period_s: float) -> LoopTiming | None:
-    if len(tick_times) < 3:
-        return None
-    periods = np.diff(tick_times)
-    return LoopTiming(period_mean_s=float(periods.mean()),
-                      period_p99_s=float(np.percentile(periods, 99)),
-                      jitter_std_s=float(periods.std()),
-                      overruns=int(np.count_nonzero(periods > 1.5 * period_s)))
+        extra["link"] = counters.as_dict() if hasattr(counters, "as_dict") else asdict(counters)
+    return ScenarioResult(scenario=scenario, run=run, metrics=metrics,
+                          criteria=evaluate(judged, metrics, events), extra=extra)

@@ -272,16 +272,22 @@ class Engine:
         )
 
     def _timing(self) -> LoopTiming | None:
-        if len(self._tick_wall_s) < 3:
-            return None
-        periods = np.diff(self._tick_wall_s) * self.time_scale  # in simulated seconds
-        nominal = self.controller.period_s
-        return LoopTiming(
-            period_mean_s=float(periods.mean()),
-            period_p99_s=float(np.percentile(periods, 99)),
-            jitter_std_s=float(periods.std()),
-            overruns=int(np.count_nonzero(periods > 1.5 * nominal)),
-        )
+        stamps = np.asarray(self._tick_wall_s) * self.time_scale  # in simulated seconds
+        return loop_timing(stamps, self.controller.period_s)
+
+
+def loop_timing(tick_times_s, nominal_period_s: float) -> LoopTiming | None:
+    """Measured period, its 99th percentile, jitter and overruns (later than 1.5 periods)
+    of a loop's tick times; ``None`` for fewer than three ticks."""
+    if len(tick_times_s) < 3:
+        return None
+    periods = np.diff(tick_times_s)
+    return LoopTiming(
+        period_mean_s=float(periods.mean()),
+        period_p99_s=float(np.percentile(periods, 99)),
+        jitter_std_s=float(periods.std()),
+        overruns=int(np.count_nonzero(periods > 1.5 * nominal_period_s)),
+    )
 
 
 _TRIP_NAMES = {
