@@ -131,9 +131,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_scenario(scenario, seed=args.seed, clock=ClockMode(args.clock),
                           time_scale=args.time_scale)
     write_outputs(result, out)
-    verdict = "PASS" if result.passed else "FAIL"
-    print(f"{verdict} {scenario.name}: {result.run.sim_time_s:g} s simulated in "
-          f"{result.run.wall_time_s:.2f} s (real-time factor {result.run.real_time_factor:.0f})")
+    print(f"{_verdict_line(result)} ({result.run.sim_time_s:g} s simulated in "
+          f"{result.run.wall_time_s:.2f} s, real-time factor {result.run.real_time_factor:.0f})")
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
         print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")
@@ -173,9 +172,16 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_PASS
 
 
+def _verdict_line(result) -> str:
+    """``PASS name`` or ``FAIL name: why`` (the first line a user reads)."""
+    if result.passed:
+        return f"PASS {result.scenario.name}"
+    return f"FAIL {result.scenario.name}: {result.reason}"
+
+
 def _print_verdict(result, out: Path) -> None:
-    print(f"{'PASS' if result.passed else 'FAIL'} {result.scenario.name}:"
-          f" {result.run.sim_time_s:g} s in {result.run.wall_time_s:.2f} s of wall time")
+    print(f"{_verdict_line(result)} ({result.run.sim_time_s:g} s in"
+          f" {result.run.wall_time_s:.2f} s of wall time)")
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
         print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")

@@ -3,6 +3,11 @@
 A scenario's verdict is the AND of its criteria. A criterion whose metric
 could not be measured (no stop happened for ``stops_within``) fails and
 says so, rather than passing vacuously.
+
+Every scenario is also judged by the truth criteria (:func:`truth_criteria`):
+``no_fall`` (with a walker) and ``no_unexpected_stop``, unless it declares the
+hazard with ``expect_event`` or ``allow_event`` (:mod:`.hazards`). A scenario
+cannot PASS over a fall, a lanyard pull or a stop it did not declare.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..sim.engine import Event
+from ..sim.faults import FaultSpec
+from .hazards import Declaration, describe, unexpected_hazards
 
 
 @dataclass(frozen=True)
@@ -24,7 +31,8 @@ class CriterionDef:
     default_limit: float | None
     doc: str
     needs_walker: bool = False
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # further numeric keys
+    text_options: tuple[str, ...] = ()  # further text keys
 
 
 CRITERIA: dict[str, CriterionDef] = {
@@ -51,7 +59,21 @@ CRITERIA: dict[str, CriterionDef] = {
                                    "winding temperature stays within the limit"),
     "max_bus_voltage": CriterionDef("max_bus_voltage_v", True, "V", None,
                                     "the DC bus stays below the limit (regeneration)"),
+    "no_unexpected_stop": CriterionDef(
+        "unexpected_stops", True, None, None,
+        "no lanyard pull, supervisor stop, drive trip or board timeout that no injected fault"
+        " or declared event explains"),
+    "expect_event": CriterionDef(
+        "expected_event_t_s", True, None, None,
+        "the named event happens (within after_s..before_s); it and what follows from it are"
+        " then expected", options=("after_s", "before_s"), text_options=("event", "rule")),
+    "allow_event": CriterionDef(
+        "allowed_events", True, None, None,
+        "the named event may happen (within after_s..before_s) without failing the run",
+        options=("after_s", "before_s"), text_options=("event", "rule")),
 }
+#: Criteria that declare events rather than judge a metric.
+DECLARING = ("expect_event", "allow_event")
 
 _DRIVE_TRIPS = ("over-current", "over-voltage", "over-temperature")
 
@@ -62,17 +84,65 @@ def drive_trips(events: Sequence[Event]) -> int:
                and any(word in e.detail for word in _DRIVE_TRIPS))
 
 
-def evaluate(specs: Sequence[Any], metrics: Mapping[str, Any],
-             events: Sequence[Event]) -> list[dict[str, Any]]:
-    """Judge each criterion; returns the contract's ``criteria`` list."""
+def declaration(spec: Any) -> Declaration:
+    """The event an ``expect_event`` / ``allow_event`` spec names."""
+    options = spec.options
+    return Declaration(event=options["event"], rule=options.get("rule"),
+                       after_s=options.get("after_s", 0.0),
+                       before_s=options.get("before_s", float("inf")))
+
+
+def declares_fall(specs: Sequence[Any]) -> bool:
+    """Does the scenario expect or allow its walker to fall?"""
+    return any(s.kind in DECLARING and s.options.get("event") == "fall" for s in specs)
+
+
+def truth_criteria(specs: Sequence[Any], has_walker: bool) -> list[str]:
+    """The truth criteria a scenario lacks: ``no_fall`` (with a walker, unless a fall is
+    declared) and ``no_unexpected_stop``. Every scenario is judged by them too."""
+    kinds = {s.kind for s in specs}
+    missing = []
+    if has_walker and "no_fall" not in kinds and not declares_fall(specs):
+        missing.append("no_fall")
+    if "no_unexpected_stop" not in kinds:
+        missing.append("no_unexpected_stop")
+    return missing
+
+
+def evaluate(specs: Sequence[Any], metrics: Mapping[str, Any], events: Sequence[Event],
+             faults: Sequence[FaultSpec] = ()) -> list[dict[str, Any]]:
+    """Judge each criterion; returns the contract's ``criteria`` list, each entry with a
+    ``detail`` that says why it failed (or what it saw)."""
     results = []
-    derived = {**metrics, "drive_trips": drive_trips(events)}
+    declared = [declaration(s) for s in specs if s.kind in DECLARING]
+    unexpected = unexpected_hazards(events, faults, declared)
+    stops = [e for e in unexpected if e.kind != "fall"]
+    derived = {**metrics, "drive_trips": drive_trips(events), "unexpected_stops": len(stops)}
     for spec in specs:
         definition = CRITERIA[spec.kind]
         value = derived.get(definition.metric)
         limit = spec.limit
-        if definition.metric == "walker_fell":
+        detail = ""
+        if spec.kind in DECLARING:
+            wanted = declaration(spec)
+            seen = [e for e in events if wanted.matches(e)]
+            if spec.kind == "expect_event":
+                value = round(seen[0].t_s, 3) if seen else None
+                passed = bool(seen)
+                detail = describe(seen[0]) if seen else f"no {wanted.event} happened"
+            else:
+                value, passed = len(seen), True
+        elif spec.kind == "no_unexpected_stop":
+            limit = 0
+            passed = not stops
+            if stops:
+                more = f" and {len(stops) - 1} more" if len(stops) > 1 else ""
+                detail = f"unexpected {describe(stops[0])}{more}"
+        elif definition.metric == "walker_fell":
             passed = value is False
+            fall = next((e for e in events if e.kind == "fall"), None)
+            if fall is not None:
+                detail = f"the walker fell at {fall.t_s:.2f} s ({fall.detail})"
         elif definition.metric == "drive_trips":
             limit = 0
             passed = value == 0
@@ -82,5 +152,8 @@ def evaluate(specs: Sequence[Any], metrics: Mapping[str, Any],
             passed = value <= limit
         else:
             passed = value >= limit
-        results.append({"name": spec.kind, "passed": bool(passed), "value": value, "limit": limit})
+        if not passed and not detail:
+            detail = f"{definition.metric} = {value} against the limit {limit}"
+        results.append({"name": spec.kind, "passed": bool(passed), "value": value, "limit": limit,
+                        "detail": detail})
     return results

@@ -192,4 +192,4 @@ def run_hil(scenario: Scenario, treadmill: Treadmill, *, lockstep: bool = False,
     if counters is not None:
         extra["link"] = counters.as_dict() if hasattr(counters, "as_dict") else asdict(counters)
     return ScenarioResult(scenario=scenario, run=run, metrics=metrics,
-                          criteria=evaluate(judged, metrics, events), extra=extra)
+                          criteria=evaluate(judged, metrics, events, scenario.faults), extra=extra)

@@ -45,6 +45,12 @@ class ScenarioResult:
         """True when every criterion passed (a scenario without criteria passes)."""
         return all(c["passed"] for c in self.criteria)
 
+    @property
+    def reason(self) -> str:
+        """Why the run failed, for the verdict line (empty when it passed)."""
+        failed = [c for c in self.criteria if not c["passed"]]
+        return "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+
     def summary(self) -> dict[str, Any]:
         """The contract's ``summary.json`` content."""
         run = self.run
@@ -150,5 +156,5 @@ def judge(scenario: Scenario, run: RunResult) -> ScenarioResult:
     metrics = compute_metrics(run.trace, run.events,
                               walker_mass_kg=scenario.walker.mass_kg if scenario.walker else None,
                               running_length_m=scenario.machine.belt.running_length_m)
-    criteria = evaluate(scenario.criteria, metrics, run.events)
+    criteria = evaluate(scenario.criteria, metrics, run.events, scenario.faults)
     return ScenarioResult(scenario=scenario, run=run, metrics=metrics, criteria=criteria)

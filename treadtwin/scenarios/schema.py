@@ -74,6 +74,10 @@ class ScenarioError(ValueError):
         shown = repr(value[:57]) + "..." if long_text else repr(value)
         super().__init__(f"{source}: {key} = {shown}: {allowed}")
 
+    def __reduce__(self):
+        """Pickle by the constructor's arguments (errors cross process pools in suites)."""
+        return (type(self), (self.source, self.key, self.value, self.allowed))
+
 
 @dataclass(frozen=True)
 class CriterionSpec:
@@ -661,13 +665,15 @@ def _faults(top: _Reader, rows: Any, duration_s: float, machine: Machine,
 
 
 def _criteria(top: _Reader, rows: Any, has_walker: bool) -> tuple[CriterionSpec, ...]:
-    from .criteria import CRITERIA  # the criteria module owns the list of kinds
+    """The file's criteria, then the truth criteria it lacks (:func:`.criteria.truth_criteria`)."""
+    from .criteria import CRITERIA, DECLARING, declares_fall, truth_criteria
 
     specs = []
-    for row in _rows(top, "criteria", rows):
+    readers = _rows(top, "criteria", rows)
+    for row in readers:
         kind = row.text("kind", choices=tuple(sorted(CRITERIA)))
         definition = CRITERIA[kind]
-        row.only(["kind", "limit", *definition.options])
+        row.only(["kind", "limit", *definition.options, *definition.text_options])
         if definition.needs_walker and not has_walker:
             raise row.fail("kind", kind, "needs a [walker] table")
         limit = None
@@ -676,6 +682,34 @@ def _criteria(top: _Reader, rows: Any, has_walker: bool) -> tuple[CriterionSpec,
                                unit=definition.limit_unit)
         elif "limit" in row.table:
             raise row.fail("limit", row.table["limit"], f"{kind} takes no limit")
-        options = {key: row.number(key, lo=0.0) for key in definition.options if key in row.table}
+        options: dict[str, Any] = {key: row.number(key, lo=0.0, unit="s")
+                                   for key in definition.options if key in row.table}
+        if kind in DECLARING:
+            options.update(_declared_event(row, has_walker))
         specs.append(CriterionSpec(kind=kind, limit=limit, options=options))
+    if declares_fall(specs):
+        for row, spec in zip(readers, specs, strict=True):
+            if spec.kind == "no_fall":
+                raise row.fail("kind", "no_fall", "contradicts the fall this scenario declares"
+                               " with expect_event/allow_event")
+    specs += [CriterionSpec(kind=kind) for kind in truth_criteria(specs, has_walker)]
     return tuple(specs)
+
+
+def _declared_event(row: _Reader, has_walker: bool) -> dict[str, Any]:
+    """``event`` (and ``rule`` for a supervisor stop) of an expect_event / allow_event row."""
+    from ..controllers.supervisor import STOP_ORDER
+    from .hazards import DECLARABLE_EVENTS, WALKER_EVENTS
+
+    event = row.text("event", choices=DECLARABLE_EVENTS)
+    if event in WALKER_EVENTS and not has_walker:
+        raise row.fail("event", event, "needs a [walker] table")
+    options: dict[str, Any] = {"event": event}
+    if "rule" in row.table:
+        if event != "supervisor_stop":
+            raise row.fail("rule", row.table["rule"], "only a supervisor_stop event takes a rule")
+        options["rule"] = row.text("rule", choices=STOP_ORDER)
+    after = row.number("after_s", 0.0, lo=0.0, unit="s")
+    if "before_s" in row.table and not row.number("before_s", unit="s") > after:
+        raise row.fail("before_s", row.table["before_s"], f"must come after after_s = {after:g}")
+    return options

@@ -1,0 +1,130 @@
+"""Verdicts tell the truth: no PASS over a fall, a lanyard pull or a stop nobody declared."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from treadtwin.scenarios.cli import main
+from treadtwin.scenarios.criteria import evaluate
+from treadtwin.scenarios.hazards import Declaration, unexpected_hazards
+from treadtwin.scenarios.runner import run_scenario
+from treadtwin.scenarios.schema import CriterionSpec, ScenarioError, parse_scenario
+from treadtwin.sim.engine import Event
+from treadtwin.sim.faults import FaultKind, FaultSpec
+
+HEAD = """
+[scenario]
+name = "v"
+duration_s = 20
+[machine]
+preset = "home-motorized"
+[[program]]
+at_s = 0
+speed_mph = 1.0
+"""
+WALKER = "[walker]\nmass_kg = 70\n"
+#: A foot misplaced by 1.5 m: no recovery step reaches that far, so the walker falls.
+TRIP = '[[faults]]\nat_s = 10\nkind = "walker_stumble"\nerror_m = 1.5\n'
+
+
+def kinds(scenario) -> list[str]:
+    return [c.kind for c in scenario.criteria]
+
+
+def test_scenario_without_criteria_gets_the_default_set():
+    assert kinds(parse_scenario(HEAD + WALKER)) == ["no_fall", "no_unexpected_stop"]
+    assert kinds(parse_scenario(HEAD)) == ["no_unexpected_stop"]  # an empty belt cannot fall
+
+
+def test_truth_criteria_are_added_to_any_criteria_list():
+    scenario = parse_scenario(HEAD + WALKER + '[[criteria]]\nkind = "max_belt_speed"\nlimit = 1\n')
+    assert kinds(scenario) == ["max_belt_speed", "no_fall", "no_unexpected_stop"]
+
+
+def test_a_declared_fall_replaces_no_fall():
+    text = HEAD + WALKER + TRIP + '[[criteria]]\nkind = "expect_event"\nevent = "fall"\n'
+    scenario = parse_scenario(text)
+    assert kinds(scenario) == ["expect_event", "no_unexpected_stop"]
+    result = run_scenario(scenario)
+    assert result.passed, result.reason  # the fall, its lanyard pull and key-out stop: declared
+
+
+@pytest.mark.parametrize("extra, key, says", [
+    ('[[criteria]]\nkind = "no_fall"\n[[criteria]]\nkind = "allow_event"\nevent = "fall"\n',
+     "criteria[0].kind", "contradicts"),
+    ('[[criteria]]\nkind = "expect_event"\nevent = "falls"\n', "criteria[0].event", "allowed"),
+    ('[[criteria]]\nkind = "expect_event"\n', "criteria[0].event", "required"),
+    ('[[criteria]]\nkind = "expect_event"\nevent = "fall"\nrule = "key_out"\n',
+     "criteria[0].rule", "only a supervisor_stop"),
+    ('[[criteria]]\nkind = "expect_event"\nevent = "supervisor_stop"\nrule = "nap"\n',
+     "criteria[0].rule", "allowed"),
+    ('[[criteria]]\nkind = "allow_event"\nevent = "stumble"\nafter_s = 5\nbefore_s = 5\n',
+     "criteria[0].before_s", "must come after"),
+])
+def test_bad_declarations_are_one_clear_error(extra, key, says):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(HEAD + WALKER + extra, "f.toml")
+    assert err.value.key == key and says in str(err.value)
+
+
+def test_an_undeclared_fall_fails_the_run_with_the_reason_on_the_verdict_line(tmp_path, capsys):
+    path = tmp_path / "fall.toml"
+    path.write_text(HEAD + WALKER + TRIP)
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 1
+    verdict = capsys.readouterr().out.splitlines()[0]
+    assert verdict.startswith("FAIL v: no_fall: the walker fell at 10.")
+    assert "no_unexpected_stop: unexpected" in verdict  # the lanyard it pulled stopped the belt
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["passed"] is False
+    failed = {c["name"]: c for c in summary["criteria"] if not c["passed"]}
+    assert set(failed) == {"no_fall", "no_unexpected_stop"}
+    assert "fell" in failed["no_fall"]["detail"]
+
+
+def test_an_expected_event_that_does_not_happen_fails():
+    result = run_scenario(parse_scenario(
+        HEAD + WALKER + '[[criteria]]\nkind = "expect_event"\nevent = "lanyard_pull"\n'))
+    expect = result.criteria[0]
+    assert not result.passed and expect["value"] is None
+    assert "no lanyard_pull happened" in expect["detail"]
+
+
+def test_an_injected_fault_explains_the_stop_it_causes_and_no_other():
+    key_pull = FaultSpec(FaultKind.LANYARD_PULL, at_s=5.0)
+    events = [Event(5.0, "lanyard_pull", "safety key pulled from the console"),
+              Event(5.0, "safety_trip", "key out: drive and lift cut"),
+              Event(5.01, "supervisor_stop", "key_out: safety key out")]
+    assert unexpected_hazards(events, [key_pull], []) == []
+    assert len(unexpected_hazards(events, [], [])) == 3
+    # a fault explains only what comes after it, and only its own kind of stop
+    early = Event(4.0, "supervisor_stop", "key_out: safety key out")
+    other = Event(6.0, "supervisor_stop", "tach_implausible: no tach pulse for 3.0 s")
+    assert unexpected_hazards([early, other], [key_pull], []) == [early, other]
+
+
+def test_a_declared_hazard_explains_what_follows_from_it_even_in_the_same_instant():
+    # the trip is logged before the lanyard pull that caused it, at the same time stamp
+    events = [Event(51.9, "safety_trip", "key out: drive and lift cut"),
+              Event(51.9, "lanyard_pull", "the lanyard pulled the key out"),
+              Event(51.91, "supervisor_stop", "key_out: safety key out"),
+              Event(60.0, "supervisor_stop", "watchdog: no new telemetry for 0.6 s")]
+    declared = [Declaration("lanyard_pull", after_s=50.0)]
+    assert unexpected_hazards(events, [], declared) == [events[3]]
+    # outside its window the declaration explains nothing
+    assert len(unexpected_hazards(events, [], [Declaration("lanyard_pull", before_s=50.0)])) == 4
+
+
+def test_a_step_off_explains_the_empty_deck_stop_only():
+    events = [Event(100.0, "step_off", "the walker steps back onto the side rails"),
+              Event(100.01, "supervisor_stop", "walker_fallen: deck carries 0 N"),
+              Event(101.0, "supervisor_stop", "over_current: 31 A")]
+    assert unexpected_hazards(events, [], []) == [events[2]]
+
+
+def test_allow_event_passes_whether_or_not_it_happens():
+    spec = CriterionSpec("allow_event", options={"event": "stumble"})
+    for events in ([], [Event(3.0, "stumble", "a recovery step")]):
+        (result,) = evaluate([spec], {}, events)
+        assert result["passed"] and result["value"] == len(events)
