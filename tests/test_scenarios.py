@@ -131,7 +131,7 @@ def test_cli_run_writes_the_contract_outputs(tmp_path):
     assert summary["passed"] is True
     assert {c["name"] for c in summary["criteria"]} == {"stops_within", "energy_balance",
                                                          "no_fall", "no_unexpected_stop"}
-    assert set(summary["criteria"][0]) == {"name", "passed", "value", "limit"}
+    assert set(summary["criteria"][0]) == {"name", "passed", "value", "limit", "detail"}
     kinds = [e["kind"] for e in summary["events"]]
     assert "lanyard_pull" in kinds and "safety_trip" in kinds
     with (out / "trace.csv").open() as f:

@@ -18,25 +18,40 @@ from treadtwin.sim.presets import preset
 from treadtwin.sim.treadmill import SimulatedTreadmill
 
 DT = 0.01
+PITCH_M = SupervisorLimits().tach_pitch_m
 
 
 def telemetry(t_s: float, speed: float = 0.0, current: float = 2.0, key: bool = True,
               faults: Fault = Fault.NONE, temp: float | None = 40.0,
-              distance: float | None = None, force: float | None = None) -> Telemetry:
-    return Telemetry(t_s, speed, BeltDirection.FORWARD, 0, None, 0.0, current, 170.0, key,
+              distance: float | None = None, force: float | None = None,
+              pulses: int | None = None) -> Telemetry:
+    """A board report; without ``pulses``, the tach count of a belt at ``speed`` since t = 0."""
+    if pulses is None:
+        pulses = int(t_s * speed / PITCH_M)
+    return Telemetry(t_s, speed, BeltDirection.FORWARD, pulses, None, 0.0, current, 170.0, key,
                      True, faults, temp, distance, force)
 
 
 def drive(supervisor: SafetySupervisor, requested: Command, seconds: float, start_s: float = 0.0,
           **kwargs) -> list[Command]:
-    """Tick the supervisor with telemetry that reports the belt at the commanded speed."""
+    """Tick the supervisor with telemetry that reports the belt at the commanded speed, its
+    tach pulsing once every ``PITCH_M`` of travel."""
     out: list[Command] = []
     speed = kwargs.pop("speed", None)
+    tach_dead = kwargs.pop("tach_dead", False)  # the belt moves, the count stands still
+    travel_m = drive.travel_m.get(id(supervisor), 0.0)
     for k in range(round(seconds / DT)):
         t = start_s + k * DT
         belt = out[-1].belt_speed_mps if (out and speed is None) else (speed or 0.0)
-        out.append(supervisor.filter(t, DT, telemetry(t, speed=belt, **kwargs), requested))
+        travel_m += 0.0 if tach_dead else belt * DT
+        out.append(supervisor.filter(t, DT, telemetry(t, speed=belt,
+                                                      pulses=int(travel_m / PITCH_M), **kwargs),
+                                     requested))
+    drive.travel_m[id(supervisor)] = travel_m
     return out
+
+
+drive.travel_m = {}  # belt travel so far, per supervisor: the tach counts on across calls
 
 
 def rules(supervisor: SafetySupervisor, action: str) -> list[str]:
@@ -122,11 +137,35 @@ def test_watchdog_stops_when_telemetry_goes_quiet():
 
 def test_tach_that_stays_silent_while_the_motor_drives_is_implausible():
     sup = SafetySupervisor(SupervisorLimits(start_speed_max_mps=3.0, tach_timeout_s=3.0))
-    drive(sup, Command(belt_speed_mps=1.0), 1.0)
-    drive(sup, Command(belt_speed_mps=1.0), 2.5, start_s=1.0, speed=0.0, current=5.0)
+    drive(sup, Command(belt_speed_mps=1.0), 2.0)
+    drive(sup, Command(belt_speed_mps=1.0), 2.5, start_s=2.0, speed=0.0, current=5.0)
     assert sup.latched is None  # 2.5 s without pulses: still within the timeout
-    drive(sup, Command(belt_speed_mps=1.0), 1.0, start_s=3.5, speed=0.0, current=5.0)
+    drive(sup, Command(belt_speed_mps=1.0), 1.0, start_s=4.5, speed=0.0, current=5.0)
     assert sup.latched == "tach_implausible"
+
+
+def test_tach_silence_window_follows_the_pulse_spacing_at_the_lowest_speed():
+    limits = SupervisorLimits()  # reed switch, 0.251 m a pulse; lowest speed 0.5 mph
+    assert limits.tach_silence_s == pytest.approx(3 * 0.251 / 0.22352, rel=1e-6)  # 3.37 s
+    assert SupervisorLimits(tach_pitch_m=0.0002).tach_silence_s == 0.5  # an encoder: the floor
+    # a belt held at the lowest speed, a pulse every 1.12 s, never trips it ...
+    slow = SafetySupervisor(limits)
+    drive(slow, Command(belt_speed_mps=0.22352), 60.0, speed=0.22352, current=8.0)
+    assert slow.latched is None
+    # ... nor one that a heavy walker holds to a third of it at the start
+    crawl = SafetySupervisor(limits)
+    drive(crawl, Command(belt_speed_mps=0.22352), 30.0, speed=0.08, current=12.0)
+    assert crawl.latched is None
+    # a dead tach at that speed trips the stated window after its last pulse
+    dead = SafetySupervisor(limits)
+    drive(dead, Command(belt_speed_mps=0.22352), 10.0, speed=0.22352, current=8.0)
+    assert dead.latched is None
+    last_pulse_s = math.floor(10.0 * 0.22352 / PITCH_M) * PITCH_M / 0.22352
+    drive(dead, Command(belt_speed_mps=0.22352), 5.0, start_s=10.0, speed=0.22352, current=8.0,
+          tach_dead=True)
+    (stop,) = [i for i in dead.interventions if i.action == "stop"]
+    assert stop.rule == "tach_implausible"
+    assert last_pulse_s + limits.tach_silence_s < stop.t_s <= last_pulse_s + limits.tach_silence_s + 2 * DT
 
 
 def test_overspeed_against_the_command_is_implausible():

@@ -82,8 +82,16 @@ class SupervisorLimits:
     backward_speed_max_mps: float = mph_to_mps(2.5)
     beginner: bool = False  # no speed and incline increase together (seeds-guidance.md)
     watchdog_timeout_s: float = 0.5  # [U] telemetry older than this stops the belt
-    # Tach plausibility: current flowing at a commanded speed but no pulses for this long.
-    tach_timeout_s: float = 3.0  # [U] longer than the 1.1 s pulse gap at 0.5 mph
+    # Tach plausibility: current flowing at a commanded speed but no new tach pulse for
+    # tach_silence_pulses pulse gaps at the machine's lowest running speed (not less than
+    # tach_silence_min_s), or for tach_timeout_s when that is set. Three gaps [U]: the first
+    # pulse after a start can need a whole pitch of travel, and a heavy walker starting a
+    # belt slows it; at 0.5 mph on a reed switch (0.251 m a pulse) the window is 3.4 s.
+    tach_pitch_m: float = 0.251  # belt per pulse: a reed switch on an 80 mm roller [C]
+    lowest_speed_mps: float = mph_to_mps(0.5)  # the machine's slowest running speed
+    tach_silence_pulses: float = 3.0  # [U]
+    tach_silence_min_s: float = 0.5  # [U] for fine encoders, whose gaps are milliseconds
+    tach_timeout_s: float = math.nan  # overrides the window derived from the pulse spacing
     tach_current_min_a: float = 1.0  # [U]
     overspeed_margin_mps: float = 0.3  # [U] tach well above the command: runaway
     coast_decel_mps2: float = 0.03  # [U] slowest coast-down expected; overspeed waits for it
@@ -108,7 +116,8 @@ class SupervisorLimits:
     def __post_init__(self) -> None:
         for name in ("start_speed_max_mps", "accel_max_mps2", "decel_max_mps2",
                      "stop_decel_mps2", "incline_rate_max_pct_per_s", "backward_speed_max_mps",
-                     "watchdog_timeout_s", "tach_timeout_s", "current_rms_tau_s",
+                     "watchdog_timeout_s", "tach_pitch_m", "lowest_speed_mps",
+                     "tach_silence_pulses", "tach_silence_min_s", "current_rms_tau_s",
                      "coast_decel_mps2",
                      "current_derate_a", "current_stop_a", "temp_derate_c", "temp_stop_c",
                      "fall_window_s", "fall_rhythm_fraction"):
@@ -119,8 +128,20 @@ class SupervisorLimits:
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(
                     f"SupervisorLimits.{name} must be within 0..1, got {getattr(self, name)!r}")
+        if not (math.isnan(self.tach_timeout_s) or self.tach_timeout_s > 0.0):
+            raise ValueError(
+                f"SupervisorLimits.tach_timeout_s must be > 0, got {self.tach_timeout_s!r}")
         if self.current_stop_a < self.current_derate_a or self.temp_stop_c < self.temp_derate_c:
             raise ValueError("SupervisorLimits: stop levels must not be below derate levels")
+
+
+    @property
+    def tach_silence_s(self) -> float:
+        """How long a driven belt may go without a tach pulse before the tach is implausible."""
+        if not math.isnan(self.tach_timeout_s):
+            return self.tach_timeout_s
+        gaps_s = self.tach_silence_pulses * self.tach_pitch_m / self.lowest_speed_mps
+        return max(gaps_s, self.tach_silence_min_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +173,7 @@ class SafetySupervisor:
         self._last_telemetry_t_s: float | None = None
         self._telemetry_seen_at_s: float | None = None
         self._tach_silent_since_s: float | None = None
+        self._tach_pulses: int | None = None  # pulse count at the last tick
         self._derate_cap_mps: float | None = None
         self._limiting: set[str] = set()
         self._walker_seen = False  # the deck has carried the walker's weight
@@ -214,13 +236,16 @@ class SafetySupervisor:
         current = telemetry.motor_current_a
         driving = (self._out_speed_mps > lim.moving_above_mps and current is not None
                    and current > lim.tach_current_min_a)
-        if driving and telemetry.belt_speed_mps == 0.0:
+        pulsed = telemetry.tach_pulse_count != self._tach_pulses
+        self._tach_pulses = telemetry.tach_pulse_count
+        if driving and not pulsed:
             if self._tach_silent_since_s is None:
                 self._tach_silent_since_s = now_s
-            elif now_s - self._tach_silent_since_s > lim.tach_timeout_s:
+            elif now_s - self._tach_silent_since_s > lim.tach_silence_s:
                 causes["tach_implausible"] = (
                     f"{current:.1f} A into the motor at {self._out_speed_mps:.2f} m/s"
-                    f" commanded but no tach pulse for {now_s - self._tach_silent_since_s:.1f} s")
+                    f" commanded but no tach pulse for {now_s - self._tach_silent_since_s:.1f} s"
+                    f" (allowed {lim.tach_silence_s:.1f} s)")
         else:
             self._tach_silent_since_s = None
         # Overspeed is judged against the highest recent command, let down slowly: a belt

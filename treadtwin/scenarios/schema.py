@@ -469,6 +469,11 @@ def _supervisor(reader: _Reader, walker: WalkerParams | None,
         values.setdefault("temp_stop_c", machine.motor.winding_trip_temp_c - 5.0)
     if walker is not None:
         values["walker_weight_n"] = walker.mass_kg * 9.80665
+    # The tach-silence window follows from this machine's pulse spacing at its lowest speed.
+    values.setdefault("tach_pitch_m", machine.belt.roller_circumference_m
+                      / machine.sensors.tach_pulses_per_roller_turn)
+    moving_mps = values.get("moving_above_mps", SupervisorLimits().moving_above_mps)
+    values.setdefault("lowest_speed_mps", max(machine.drive.speed_min_mps, moving_mps))
     if "drift_limit_m" not in values and machine.has_distance_sensor:
         # Stop before the walker reaches the lanyard's reach (70 % of the running length,
         # ISO 20957-6 6.5.3): at 60 % [U].
