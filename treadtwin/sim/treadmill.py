@@ -238,6 +238,11 @@ class SimulatedTreadmill:
         u["walker_vo2_ml_kg_min"] = vo2_ml_kg_min
         self._sample = None
 
+    def set_walker_speed(self, speed_mps: float) -> None:
+        """Change the walker's speed relative to the belt within a step (forces play on)."""
+        self._inputs[0]["walker_speed_mps"] = speed_mps
+        self._sample = None
+
     # --- ground truth (never given to controllers) --------------------------------------
     def truth_belt_speed_mps(self) -> float:
         """True belt surface speed."""

@@ -79,8 +79,10 @@ REST_VO2_ML_KG_MIN = 3.5
 PUSH_EFFICIENCY = 0.25
 #: Below this belt speed the walker stands rather than walks.
 STANDING_BELOW_MPS = 0.1
-#: The largest belt acceleration a walker extrapolates from what it felt [U].
-MAX_PLANNED_ACCEL_MPS2 = 2.0
+#: The steepest belt ramp a walker follows (extrapolates) once felt; steeper is a jolt [U].
+MAX_FOLLOWED_ACCEL_MPS2 = 1.5
+#: The walker judges the belt's acceleration over this much of what it felt [U].
+ACCEL_WINDOW_S = 0.2
 #: How fast a walker on a belt without a motor raises its effort for a speed shortfall,
 #: in body weights per metre of accumulated shortfall [U].
 PUSH_GAIN_PER_M = 0.2
@@ -96,6 +98,8 @@ UNNOTICED_ACCEL_MPS2 = 0.2
 MIN_STEP_BACK_M = 0.3
 #: A walker who turns round at a stop does so once the belt has stood still this long [U].
 TURN_AFTER_STILL_S = 3.0
+#: Between foot contacts a walker adjusts its speed to the belt this often [U].
+FOLLOW_PERIOD_S = 0.1
 #: While standing the walker re-checks its balance this often.
 STANDING_CHECK_S = 0.1
 
@@ -248,10 +252,11 @@ class Walker:
         self.events: list[WalkerEvent] = []
         self.fell = False
         self._speed_mps = 0.0  # u: relative to the belt, towards the console
-        self._last_felt_mps = 0.0
-        self._last_interval_s = 0.0
-        self._plan_mps = 0.0  # belt speed the walker plans for, at its last contact
-        self._plan_accel_mps2 = 0.0  # and how fast it expects that speed to change
+        self._last_interval_s = 0.0  # the last step's duration: how long the walker feels over
+        self._window_s = STANDING_CHECK_S
+        self._next_contact_s = 0.0
+        # Walkers whose feet the belt carries follow it within each step too.
+        self._follows = not (params.own_pace or self.self_propelled)
         self._eps_m = 0.0  # divergent-motion error: how far the base is off where it should be
         self._push_n = 0.0
         self._step_cache: dict = {}
@@ -326,6 +331,8 @@ class Walker:
             return self._leave_over_rear(now_s, treadmill, pos_m)
         if self.state is WalkerState.FALLEN:
             return self._lie(now_s, treadmill)
+        if now_s < self._next_contact_s - 1e-9 and now_s < self.params.step_off_at_s:
+            return self._follow(now_s, treadmill, pos_m)
         if now_s >= self.params.step_off_at_s:
             self._event(now_s, "step_off", "the walker steps back onto the side rails")
             self.state = WalkerState.ON_RAILS
@@ -351,11 +358,8 @@ class Walker:
         reach = self._lanyard_reach_m() if self.params.lanyard else math.nan
         treadmill.place_walker(self.preferred_pos_m, reach)
         belt = treadmill.truth_belt_speed_mps()
-        self._plan_mps = 0.0  # stepping off the still rails onto the belt
-        self._plan_accel_mps2 = 0.0
-        self._last_felt_mps = belt  # watched from the rails
-        self._last_interval_s = 0.0  # no trend yet
         self._eps_m = 0.0
+        self._last_interval_s = 0.0
         self._speed_mps = belt  # steps on walking at the belt's speed
         self._last_t_s = now_s
         self._last_travel_m = treadmill.truth_belt_travel_m()
@@ -363,26 +367,42 @@ class Walker:
         self._event(now_s, "step_on", f"the walker steps onto the belt moving at {belt:.2f} m/s")
         return self._contact(now_s, treadmill, self.preferred_pos_m)
 
-    def _felt_belt_speed(self, treadmill, until_s: float, window_s: float) -> float:
-        """Mean belt speed over ``window_s`` ending at ``until_s`` (what the feet felt)."""
-        trace = treadmill.trace()
-        if len(trace) == 0:
-            return treadmill.truth_belt_speed_mps()
-        t = trace["t_s"]
-        hi = int(np.searchsorted(t, until_s + 1e-9))
-        lo = int(np.searchsorted(t, until_s - window_s + 1e-9))
-        if hi <= lo:
-            return float(trace["belt_speed_mps"][max(min(hi, len(trace)) - 1, 0)])
-        return float(np.mean(trace["belt_speed_mps"][lo:hi]))
+    def _expected_belt(self, t_s: np.ndarray, travel_m: np.ndarray, belt_mps: np.ndarray,
+                       at_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The belt speed the walker expects at ``at_s``, and the ramp it follows there.
 
-    def _advance_balance(self, treadmill, since_s: float, now_s: float) -> tuple[float, float]:
+        The walker feels the belt a reaction delay late, as its mean over a step (the
+        forces of one step repeat every step, so the mean is free of their ripple), and the
+        ramp as the change over one step (same phase of the gait, so again free of it). It
+        follows the belt continuously, within a step as well as from step to step: it
+        expects what it felt, carried forward to now along the ramp it felt. A change
+        steeper than :data:`MAX_FOLLOWED_ACCEL_MPS2` is a jolt, not a ramp: it is adopted
+        once felt but not extrapolated (nobody expects a jolt to go on); gentler than
+        :data:`UNNOTICED_ACCEL_MPS2` goes unnoticed.
+        """
+        seen_s = at_s - self.params.reaction_delay_s
+        felt = (np.interp(seen_s, t_s, travel_m)
+                - np.interp(seen_s - window_s, t_s, travel_m)) / window_s
+        accel = (np.interp(seen_s, t_s, belt_mps)
+                 - np.interp(seen_s - window_s, t_s, belt_mps)) / window_s
+        followed = np.where((np.abs(accel) >= UNNOTICED_ACCEL_MPS2)
+                            & (np.abs(accel) <= MAX_FOLLOWED_ACCEL_MPS2), accel, 0.0)
+        # the mean over the window is half a window old on top of the reaction delay
+        return felt + followed * (self.params.reaction_delay_s + 0.5 * window_s), followed
+
+    def _advance_balance(self, treadmill, since_s: float, now_s: float,
+                         window_s: float) -> tuple[float, float]:
         """The balance error now, and the part of it the walker has perceived.
 
-        Belt motion the walker did not plan for, ``(v_belt - v_plan) dt``, moves the base
-        from under the body; until the walker reacts, the inverted pendulum lets that
-        error grow as ``exp(omega0 t)`` (Hof 2005), for at most the reaction delay, after
-        which ankle, hip and swing leg hold it for the next foot placement. Errors within
-        the ankle's allowance do not grow. Returns (error, perceived error).
+        Belt motion the walker did not expect, ``(v_belt - v_expected) dt``, moves the base
+        from under the body, and a belt running faster or slower than expected leaves the
+        body moving relative to its feet: the extrapolated centre of mass is off by the
+        displacement plus ``dv / omega0`` (Hof 2005, 2008; ``dv`` as the step's mean).
+        Until the walker reacts, the inverted pendulum lets the displacement grow as
+        ``exp(omega0 t)``, for at most the reaction delay, after which ankle, hip and swing
+        leg hold it for the next foot placement. Errors within the ankle's allowance do not
+        grow. What happened within the last reaction delay is not perceived yet.
+        Returns (error, perceived error).
         """
         p = self.params
         omega = p.omega0_per_s
@@ -390,16 +410,21 @@ class Walker:
         t = trace["t_s"]
         lo = int(np.searchsorted(t, since_s + 1e-9))
         hi = int(np.searchsorted(t, now_s + 1e-9))
-        rows_t = t[lo:hi]
-        if len(rows_t) == 0:
+        if hi <= lo:
             return self._eps_m, self._eps_m
+        delay_s = p.reaction_delay_s
+        first = max(int(np.searchsorted(t, since_s - delay_s - window_s)) - 1, 0)
+        rows_t = t[lo:hi]
+        expected, _ = self._expected_belt(t[first:hi], trace["belt_travel_m"][first:hi],
+                                          trace["belt_speed_mps"][first:hi], rows_t, window_s)
+        mismatch = trace["belt_speed_mps"][lo:hi] - expected
         dt = np.diff(np.concatenate(([since_s], rows_t)))
-        planned = self._plan_mps + self._plan_accel_mps2 * (rows_t - since_s)
-        moved = (trace["belt_speed_mps"][lo:hi] - planned) * dt
-        growth = np.exp(omega * np.minimum(now_s - rows_t, p.reaction_delay_s))
-        seen = rows_t <= now_s - p.reaction_delay_s
-        fresh = float(np.sum(moved * growth))
-        fresh_seen = float(np.sum((moved * growth)[seen]))
+        moved = mismatch * dt * np.exp(omega * np.minimum(now_s - rows_t, delay_s))
+        seen = rows_t <= now_s - delay_s
+        fresh = float(np.sum(moved)) + float(np.mean(mismatch)) / omega
+        fresh_seen = float(np.sum(moved[seen]))
+        if np.any(seen):
+            fresh_seen += float(np.mean(mismatch[seen])) / omega
         excess = max(abs(fresh) - p.ankle_cop_m, 0.0)
         scale = excess / abs(fresh) if fresh else 0.0
         return self._eps_m + fresh * scale, self._eps_m + fresh_seen * scale
@@ -407,31 +432,13 @@ class Walker:
     def _contact(self, now_s: float, treadmill, pos_m: float) -> float:
         p = self.params
         interval = now_s - self._last_t_s
-        eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s)
-        # The belt as felt over one step, as perceived after the reaction delay: the forces
-        # of one step repeat every step, so its mean is free of their ripple. Two such
-        # windows give the trend, which the walker extrapolates to now: a ramp it has felt
-        # is followed, not suffered.
-        window_s = max(interval, STANDING_CHECK_S)
-        felt = self._felt_belt_speed(treadmill, now_s - p.reaction_delay_s, window_s)
-        span_s = 0.5 * (window_s + self._last_interval_s)
-        # No trend from a single window (the first contact after stepping on).
-        accel = (felt - self._last_felt_mps) / span_s if self._last_interval_s > 0.0 else 0.0
-        accel = min(max(accel, -MAX_PLANNED_ACCEL_MPS2), MAX_PLANNED_ACCEL_MPS2)
-        if abs(accel) < UNNOTICED_ACCEL_MPS2:
-            accel = 0.0
-        self._last_felt_mps = felt
-        self._last_interval_s = window_s
-        new_plan = max(felt + accel * (p.reaction_delay_s + 0.5 * window_s), 0.0)
-        old_plan = self._plan_mps + self._plan_accel_mps2 * interval
-        # Adopting a new belt speed moves the needed foot placement by dv / omega0 (Hof 2008).
-        perceived += (new_plan - old_plan) / p.omega0_per_s
-        eps += (new_plan - old_plan) / p.omega0_per_s
-        self._plan_mps = new_plan
-        self._plan_accel_mps2 = accel
+        window_s = max(self._last_interval_s, STANDING_CHECK_S)  # one step, as felt
+        self._last_interval_s = interval
+        eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s, window_s)
+        expected_mps, ramp_mps2 = self._expected_now(now_s, treadmill, window_s)
         treadmill.set_walker_balance(eps)
 
-        walking = abs(new_plan) >= STANDING_BELOW_MPS or self.self_propelled
+        walking = abs(expected_mps) >= STANDING_BELOW_MPS or self.self_propelled
         if not walking:
             self._maybe_turn(now_s, treadmill.truth_belt_speed_mps())
         reserve_m = self._reserve_m(perceived)
@@ -454,15 +461,7 @@ class Walker:
             self.state = WalkerState.WALKING if walking else WalkerState.STANDING
         self._eps_m = eps - correction
 
-        # Speed for the next step: hold the place on the deck, within what a walker can do.
-        ahead_s = 0.5 * max(interval, p.reaction_delay_s)  # to the middle of the next step
-        # Feet on the belt move with it: to stay in place the walker matches the belt,
-        # whatever moves it (on a belt without a motor, its own push; see _regulate_push).
-        if p.own_pace:
-            target = self.preferred_speed_mps  # walks at its own speed; the belt must follow
-        else:
-            target = new_plan + self._plan_accel_mps2 * ahead_s
-            target += p.position_gain_per_s * (pos_m - self.preferred_pos_m)
+        target = self._target_speed(expected_mps, ramp_mps2, interval, pos_m)
         cap = 0.995 * self.walk_run_mps
         if target > cap and not self._saturated:
             self._saturated = True
@@ -482,7 +481,51 @@ class Walker:
         if self.self_propelled:
             self._regulate_push(treadmill, interval)
         self._last_t_s = now_s
-        return self._play_step(now_s, treadmill, speed, walking)
+        self._window_s = window_s
+        duration_s = self._play_step(now_s, treadmill, speed, walking)
+        self._next_contact_s = now_s + duration_s
+        if walking and self._follows:
+            return min(duration_s, FOLLOW_PERIOD_S)
+        return duration_s
+
+    def _expected_now(self, now_s: float, treadmill, window_s: float) -> tuple[float, float]:
+        """The belt speed the walker expects now and the ramp it follows (see _expected_belt)."""
+        trace = treadmill.trace()
+        if not len(trace):
+            return treadmill.truth_belt_speed_mps(), 0.0
+        expected, followed = self._expected_belt(trace["t_s"], trace["belt_travel_m"],
+                                                 trace["belt_speed_mps"], np.array([now_s]),
+                                                 window_s)
+        return max(float(expected[0]), 0.0), float(followed[0])
+
+    def _target_speed(self, expected_mps: float, ramp_mps2: float, interval_s: float,
+                      pos_m: float) -> float:
+        """The walking speed that holds the walker's place on the deck: the belt's, as
+        expected half a step ahead, plus a return towards its preferred place. Feet on the
+        belt move with it, whatever moves it (on a belt without a motor, the walker's own
+        push; see _regulate_push); a self-paced walker keeps its own speed."""
+        p = self.params
+        if p.own_pace:
+            return self.preferred_speed_mps
+        ahead_s = 0.5 * max(interval_s, p.reaction_delay_s)  # to the middle of the next step
+        return (expected_mps + ramp_mps2 * ahead_s
+                + p.position_gain_per_s * (pos_m - self.preferred_pos_m))
+
+    def _follow(self, now_s: float, treadmill, pos_m: float) -> float:
+        """Between foot contacts: keep matching the belt as it is felt (a reaction delay
+        late), as people do within a step; the step's forces play on. Balance is judged at
+        the contacts only."""
+        p = self.params
+        expected_mps, ramp_mps2 = self._expected_now(now_s, treadmill, self._window_s)
+        target = self._target_speed(expected_mps, ramp_mps2, self._window_s, pos_m)
+        urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
+        max_change = urgency * p.max_speed_change_mps2 * FOLLOW_PERIOD_S
+        speed = min(max(target, self._speed_mps - max_change, 0.0),
+                    self._speed_mps + max_change, 0.995 * self.walk_run_mps)
+        if speed != self._speed_mps:
+            self._speed_mps = speed
+            treadmill.set_walker_speed(speed)
+        return min(FOLLOW_PERIOD_S, self._next_contact_s - now_s)
 
     def _reserve_m(self, error_m: float) -> float:
         """How far one step can move the foot to correct an error of this sign."""
