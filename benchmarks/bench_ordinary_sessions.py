@@ -112,7 +112,8 @@ def run_one(item: tuple[dict, str]) -> dict:
     return {**labels, "passed": result.passed, "fell": kinds["fall"] > 0,
             "lanyard": kinds["lanyard_pull"] > 0, "stopped": kinds["supervisor_stop"] > 0,
             "stumbles": kinds["stumble"], "first_bad": first_bad,
-            "speed_error_mps": result.metrics.get("mean_abs_speed_error_mps")}
+            "speed_error_mps": result.metrics.get("mean_abs_speed_error_mps"),
+            "max_balance_error_m": float(abs(result.run.trace["balance_error_m"]).max())}
 
 
 COLUMNS = ("sessions", "falls", "lanyard", "stops", "stumbled", "FAIL")
@@ -151,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(run_one, items, chunksize=4))
     print(table(rows))
-    print(f"\n{time.perf_counter() - start:.0f} s wall")
+    errors = sorted(r["max_balance_error_m"] for r in rows)
+    print(f"\nlargest balance error per session: median {errors[len(errors) // 2]:.3f} m,"
+          f" 99th percentile {errors[int(0.99 * (len(errors) - 1))]:.3f} m, max {errors[-1]:.3f} m")
+    print(f"{time.perf_counter() - start:.0f} s wall")
     bad = [r for r in rows if r["fell"] or r["lanyard"] or r["stopped"]]
     for r in bad[:40]:
         print(f"  {r['preset']} {r['mass_kg']:g} kg {r['height_m']} m {r['facing']} "

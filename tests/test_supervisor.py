@@ -311,10 +311,10 @@ def _both_ways(text: str):
 
 
 def test_start_and_acceleration_limits_prevent_the_fall_of_a_standing_person():
-    # Owings et al. 2001: a belt started under a standing person, here at 18 m/s^2.
+    # Owings et al. 2001: a belt started under a standing older adult, here at 18 m/s^2.
     text = ('[scenario]\nname="t"\nduration_s=20\n[machine]\npreset="instrumented"\n'
             '[machine.drive]\naccel_mps2=18\ndecel_mps2=18\n'
-            '[walker]\nstep_on_at_s=1\n[[program]]\nat_s=0\nspeed_mps=0\n'
+            '[walker]\nstep_on_at_s=1\nreaction_delay_s=0.45\n[[program]]\nat_s=0\nspeed_mps=0\n'
             '[[program]]\nat_s=10\nspeed_mps=0.89\n')
     on, off = _both_ways(text)
     assert off.metrics["walker_fell"] is True
@@ -324,12 +324,16 @@ def test_start_and_acceleration_limits_prevent_the_fall_of_a_standing_person():
 
 @pytest.mark.parametrize("facing", ["console", "rear"])
 def test_the_deceleration_limit_prevents_the_fall_when_the_program_stops_the_belt(facing):
-    # A research drive stops at 18 m/s^2 when told to; the program stops it from 2 mph.
+    # A research drive stops at 18 m/s^2 when told to; the program stops it from a brisk
+    # walk (3 mph forwards, 2.5 mph backwards: about the preferred speed, the slip speed
+    # beyond which recoveries start to fail, walker-biomechanics.md 4.2).
+    top_mph = 3.0 if facing == "console" else 2.5
     text = ('[scenario]\nname="t"\nduration_s=26\n[machine]\npreset="instrumented"\n'
             '[machine.drive]\naccel_mps2=18\ndecel_mps2=18\n'
-            f'[walker]\nstep_on_at_s=1\nfacing="{facing}"\n'
+            f'[walker]\nstep_on_at_s=1\nfacing="{facing}"\nreaction_delay_s=0.4\n'
             + "".join(f"[[program]]\nat_s={at}\nspeed_mph={mph}\n"
-                      for at, mph in ((0, 0.5), (3, 1.0), (6, 1.5), (9, 2.0), (20, 0.0))))
+                      for at, mph in ((0, 0.5), (3, 1.0), (6, 1.5), (9, 2.0), (12, top_mph),
+                                      (20, 0.0))))
     on = run_scenario(parse_scenario(text + ("\n[supervisor]\nbackward = true\n"
                                              if facing == "rear" else ""), "on.toml"))
     off = run_scenario(parse_scenario(text + "\n[supervisor]\nenabled = false\n", "off.toml"))

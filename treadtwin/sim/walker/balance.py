@@ -367,28 +367,35 @@ class Walker:
         self._event(now_s, "step_on", f"the walker steps onto the belt moving at {belt:.2f} m/s")
         return self._contact(now_s, treadmill, self.preferred_pos_m)
 
-    def _expected_belt(self, t_s: np.ndarray, travel_m: np.ndarray, belt_mps: np.ndarray,
-                       at_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The belt speed the walker expects at ``at_s``, and the ramp it follows there.
+    def _expected_belt(self, belt_mps: np.ndarray, rows: np.ndarray,
+                       window_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The belt speed the walker expects at trace rows ``rows``, and the ramp it follows.
 
-        The walker feels the belt a reaction delay late, as its mean over a step (the
-        forces of one step repeat every step, so the mean is free of their ripple), and the
-        ramp as the change over one step (same phase of the gait, so again free of it). It
-        follows the belt continuously, within a step as well as from step to step: it
-        expects what it felt, carried forward to now along the ramp it felt. A change
-        steeper than :data:`MAX_FOLLOWED_ACCEL_MPS2` is a jolt, not a ramp: it is adopted
-        once felt but not extrapolated (nobody expects a jolt to go on); gentler than
-        :data:`UNNOTICED_ACCEL_MPS2` goes unnoticed.
+        The walker feels the belt a reaction delay late, as the median over its last step:
+        the forces of one step repeat every step, and the median passes over their
+        foot-strike ripple and over a jolt shorter than half a step alike (a jolt is
+        recovered from, not walked at). It feels a ramp as the change over one step (the
+        same phase of the gait, so free of the ripple too). It follows the belt
+        continuously, within a step as well as from step to step: it expects what it felt,
+        carried forward to now along the ramp it felt. A ramp steeper than
+        :data:`MAX_FOLLOWED_ACCEL_MPS2` is not extrapolated (nobody expects a jolt to go
+        on); one gentler than :data:`UNNOTICED_ACCEL_MPS2` goes unnoticed.
         """
-        seen_s = at_s - self.params.reaction_delay_s
-        felt = (np.interp(seen_s, t_s, travel_m)
-                - np.interp(seen_s - window_s, t_s, travel_m)) / window_s
-        accel = (np.interp(seen_s, t_s, belt_mps)
-                 - np.interp(seen_s - window_s, t_s, belt_mps)) / window_s
+        dt_s = self.record_period_s
+        delay_s = self.params.reaction_delay_s
+        lag, width = round(delay_s / dt_s), max(round(window_s / dt_s), 1)
+        first = int(rows[0]) - lag - width
+        segment = belt_mps[max(first, 0): int(rows[-1]) + 1]
+        if first < 0:  # before the trace began the belt stood as in its first row
+            segment = np.concatenate((np.full(-first, belt_mps[0]), segment))
+        ends = rows - int(rows[0]) + width  # the row felt, within the segment
+        windows = np.lib.stride_tricks.sliding_window_view(segment, width)
+        felt = np.median(windows[ends - width + 1], axis=1)
+        accel = (segment[ends] - segment[ends - width]) / (width * dt_s)
         followed = np.where((np.abs(accel) >= UNNOTICED_ACCEL_MPS2)
                             & (np.abs(accel) <= MAX_FOLLOWED_ACCEL_MPS2), accel, 0.0)
-        # the mean over the window is half a window old on top of the reaction delay
-        return felt + followed * (self.params.reaction_delay_s + 0.5 * window_s), followed
+        # the median over the window is half a window old on top of the reaction delay
+        return felt + followed * (delay_s + 0.5 * window_s), followed
 
     def _advance_balance(self, treadmill, since_s: float, now_s: float,
                          window_s: float) -> tuple[float, float]:
@@ -413,10 +420,8 @@ class Walker:
         if hi <= lo:
             return self._eps_m, self._eps_m
         delay_s = p.reaction_delay_s
-        first = max(int(np.searchsorted(t, since_s - delay_s - window_s)) - 1, 0)
         rows_t = t[lo:hi]
-        expected, _ = self._expected_belt(t[first:hi], trace["belt_travel_m"][first:hi],
-                                          trace["belt_speed_mps"][first:hi], rows_t, window_s)
+        expected, _ = self._expected_belt(trace["belt_speed_mps"], np.arange(lo, hi), window_s)
         mismatch = trace["belt_speed_mps"][lo:hi] - expected
         dt = np.diff(np.concatenate(([since_s], rows_t)))
         moved = mismatch * dt * np.exp(omega * np.minimum(now_s - rows_t, delay_s))
@@ -493,8 +498,8 @@ class Walker:
         trace = treadmill.trace()
         if not len(trace):
             return treadmill.truth_belt_speed_mps(), 0.0
-        expected, followed = self._expected_belt(trace["t_s"], trace["belt_travel_m"],
-                                                 trace["belt_speed_mps"], np.array([now_s]),
+        row = int(np.searchsorted(trace["t_s"], now_s + 1e-9)) - 1
+        expected, followed = self._expected_belt(trace["belt_speed_mps"], np.array([row]),
                                                  window_s)
         return max(float(expected[0]), 0.0), float(followed[0])
 
