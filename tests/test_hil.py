@@ -104,16 +104,21 @@ def test_lockstep_twin_gets_the_commands_within_the_wire_quantum(lockstep_runs):
     np.testing.assert_array_equal(drive[:, 2:], local[:, 2:])
     # After the key pull the board holds the drive in STOP itself (section 9.3, rule 5),
     # where in-process the supervisor's ramp-down command reaches the motor board: the
-    # motor board has cut the drive in both cases, so the belt does the same.
+    # motor board has cut the drive in both cases, so the belt does the same, but for the
+    # walker: it follows the belt it feels, and that belt ran within the wire's quantum of
+    # the in-process one, so its steps (and their dips) differ by as little.
     np.testing.assert_allclose(twin.run.trace["belt_speed_mps"],
-                               in_process.run.trace["belt_speed_mps"], atol=1e-9)
+                               in_process.run.trace["belt_speed_mps"],
+                               atol=SPEED_HALF_QUANTUM_MPS)
 
 
 def test_lockstep_verdicts_are_the_in_process_verdicts(lockstep_runs):
     _, in_process, through_wire, twin = lockstep_runs
     assert in_process.passed
-    assert [(c["name"], c["passed"], c["value"]) for c in twin.criteria] == [
-        (c["name"], c["passed"], c["value"]) for c in in_process.criteria]
+    assert [(c["name"], c["passed"]) for c in twin.criteria] == [
+        (c["name"], c["passed"]) for c in in_process.criteria]
+    for ours, theirs in zip(twin.criteria, in_process.criteria, strict=True):
+        assert ours["value"] == pytest.approx(theirs["value"], rel=1e-3, abs=1e-3), ours["name"]
     # The host judges what it can from telemetry; the fall needs the twin's truth.
     assert through_wire.passed and through_wire.extra["not_judged"] == ["no_fall"]
     assert through_wire.extra["link"]["bad_frames"] == 0

@@ -255,8 +255,9 @@ class Walker:
         self._last_interval_s = 0.0  # the last step's duration: how long the walker feels over
         self._window_s = STANDING_CHECK_S
         self._next_contact_s = 0.0
-        # Walkers whose feet the belt carries follow it within each step too.
-        self._follows = not (params.own_pace or self.self_propelled)
+        # Walkers follow the belt their feet are on within each step too (a self-paced
+        # walker keeps its own speed instead).
+        self._follows = not params.own_pace
         self._eps_m = 0.0  # divergent-motion error: how far the base is off where it should be
         self._push_n = 0.0
         self._step_cache: dict = {}
@@ -384,14 +385,21 @@ class Walker:
         dt_s = self.record_period_s
         delay_s = self.params.reaction_delay_s
         lag, width = round(delay_s / dt_s), max(round(window_s / dt_s), 1)
-        first = int(rows[0]) - lag - width
+        first = int(rows[0]) - lag - 2 * width
         segment = belt_mps[max(first, 0): int(rows[-1]) + 1]
         if first < 0:  # before the trace began the belt stood as in its first row
             segment = np.concatenate((np.full(-first, belt_mps[0]), segment))
-        ends = rows - int(rows[0]) + width  # the row felt, within the segment
+        ends = rows - int(rows[0]) + 2 * width  # the row felt, within the segment
         windows = np.lib.stride_tricks.sliding_window_view(segment, width)
         felt = np.median(windows[ends - width + 1], axis=1)
-        accel = (segment[ends] - segment[ends - width]) / (width * dt_s)
+        if self.self_propelled:
+            # A belt without a motor has no flywheel to smooth the walker's own steps: its
+            # speed swings by tens of percent within a step, so the ramp is judged from the
+            # medians of consecutive steps instead.
+            earlier = np.median(windows[np.maximum(ends - 2 * width + 1, 0)], axis=1)
+            accel = (felt - earlier) / (width * dt_s)
+        else:
+            accel = (segment[ends] - segment[ends - width]) / (width * dt_s)
         followed = np.where((np.abs(accel) >= UNNOTICED_ACCEL_MPS2)
                             & (np.abs(accel) <= MAX_FOLLOWED_ACCEL_MPS2), accel, 0.0)
         # the median over the window is half a window old on top of the reaction delay
