@@ -10,6 +10,7 @@ from support import residual_pct
 
 from treadtwin.scenarios.runner import ScenarioResult, run_scenario
 from treadtwin.scenarios.schema import ScenarioError, parse_scenario
+from treadtwin.sim.presets import preset
 from treadtwin.sim.walker.balance import WalkerState
 from treadtwin.sim.walker.energy import acsm_walking_vo2_ml_kg_min, backward_factor
 
@@ -225,3 +226,35 @@ def test_the_same_scenario_runs_with_the_multibody_layer():
     dips = {layer: (np.mean(r["belt_speed_mps"]) - np.min(r["belt_speed_mps"]))
             for layer, r in late.items()}
     assert dips["multibody"] == pytest.approx(dips["balance"], rel=0.3)
+
+
+@pytest.mark.parametrize("preset_name", ["home-motorized", "club-motorized", "instrumented"])
+def test_every_motorized_preset_holds_its_lowest_speed_under_a_heavy_walker(preset_name):
+    # Consumer treadmills run at 0.5 mph with users up to their rated weight (rated users of
+    # 110-136 kg are usual; 120 kg here [U]); the board's tach loop holds the mean within 5 %.
+    lowest_mps = max(preset(preset_name).drive.speed_min_mps, 0.1)
+    for facing in ("console", "rear"):
+        for mass in (50.0, 120.0):
+            text = (f'[scenario]\nname = "t"\nduration_s = 40\n[machine]\npreset = "{preset_name}"'
+                    f'\n[walker]\nmass_kg = {mass}\nfacing = "{facing}"\n'
+                    f"[[program]]\nat_s = 0\nspeed_mps = {lowest_mps}\n")  # supervisor on
+            result = run_scenario(parse_scenario(text, "t.toml"))
+            assert result.passed, result.reason  # no stop, no fall, no lanyard
+            belt = steady(result, 20.0)["belt_speed_mps"]
+            assert np.mean(belt) == pytest.approx(lowest_mps, rel=0.05), (facing, mass)
+
+
+@pytest.mark.slow
+def test_ordinary_sessions_end_without_a_fall_a_lanyard_pull_or_a_stop():
+    # The ordinary-sessions matrix (benchmarks/bench_ordinary_sessions.py, quick size):
+    # three motorized presets, 55-120 kg, both facings, starts from standstill, the seeds'
+    # progression, programmed stops at 0.5-1.0 m/s^2, inclines to 10 %, rails.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_ordinary_sessions import run_one, sessions
+
+    rows = [run_one(item) for item in sessions("quick")]
+    bad = [r for r in rows if r["fell"] or r["lanyard"] or r["stopped"] or not r["passed"]]
+    assert not bad, bad[:3]
