@@ -174,6 +174,7 @@ class SafetySupervisor:
         self._telemetry_seen_at_s: float | None = None
         self._tach_silent_since_s: float | None = None
         self._tach_pulses: int | None = None  # pulse count at the last tick
+        self._tach_silence_s = self.limits.tach_silence_s
         self._derate_cap_mps: float | None = None
         self._limiting: set[str] = set()
         self._walker_seen = False  # the deck has carried the walker's weight
@@ -241,11 +242,11 @@ class SafetySupervisor:
         if driving and not pulsed:
             if self._tach_silent_since_s is None:
                 self._tach_silent_since_s = now_s
-            elif now_s - self._tach_silent_since_s > lim.tach_silence_s:
+            elif now_s - self._tach_silent_since_s > self._tach_silence_s:
                 causes["tach_implausible"] = (
                     f"{current:.1f} A into the motor at {self._out_speed_mps:.2f} m/s"
                     f" commanded but no tach pulse for {now_s - self._tach_silent_since_s:.1f} s"
-                    f" (allowed {lim.tach_silence_s:.1f} s)")
+                    f" (allowed {self._tach_silence_s:.1f} s)")
         else:
             self._tach_silent_since_s = None
         # Overspeed is judged against the highest recent command, let down slowly: a belt

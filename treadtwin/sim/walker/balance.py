@@ -71,6 +71,7 @@ from .gait import (
     leg_length_from_height_m,
     walks_backward,
 )
+from .perception import expected_at, unexpected_motion
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 #: Resting metabolic rate, 1 MET (Compendium, walker-biomechanics.md 3.1 [C]).
@@ -368,43 +369,6 @@ class Walker:
         self._event(now_s, "step_on", f"the walker steps onto the belt moving at {belt:.2f} m/s")
         return self._contact(now_s, treadmill, self.preferred_pos_m)
 
-    def _expected_belt(self, belt_mps: np.ndarray, rows: np.ndarray,
-                       window_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The belt speed the walker expects at trace rows ``rows``, and the ramp it follows.
-
-        The walker feels the belt a reaction delay late, as the median over its last step:
-        the forces of one step repeat every step, and the median passes over their
-        foot-strike ripple and over a jolt shorter than half a step alike (a jolt is
-        recovered from, not walked at). It feels a ramp as the change over one step (the
-        same phase of the gait, so free of the ripple too). It follows the belt
-        continuously, within a step as well as from step to step: it expects what it felt,
-        carried forward to now along the ramp it felt. A ramp steeper than
-        :data:`MAX_FOLLOWED_ACCEL_MPS2` is not extrapolated (nobody expects a jolt to go
-        on); one gentler than :data:`UNNOTICED_ACCEL_MPS2` goes unnoticed.
-        """
-        dt_s = self.record_period_s
-        delay_s = self.params.reaction_delay_s
-        lag, width = round(delay_s / dt_s), max(round(window_s / dt_s), 1)
-        first = int(rows[0]) - lag - 2 * width
-        segment = belt_mps[max(first, 0): int(rows[-1]) + 1]
-        if first < 0:  # before the trace began the belt stood as in its first row
-            segment = np.concatenate((np.full(-first, belt_mps[0]), segment))
-        ends = rows - int(rows[0]) + 2 * width  # the row felt, within the segment
-        windows = np.lib.stride_tricks.sliding_window_view(segment, width)
-        felt = np.median(windows[ends - width + 1], axis=1)
-        if self.self_propelled:
-            # A belt without a motor has no flywheel to smooth the walker's own steps: its
-            # speed swings by tens of percent within a step, so the ramp is judged from the
-            # medians of consecutive steps instead.
-            earlier = np.median(windows[np.maximum(ends - 2 * width + 1, 0)], axis=1)
-            accel = (felt - earlier) / (width * dt_s)
-        else:
-            accel = (segment[ends] - segment[ends - width]) / (width * dt_s)
-        followed = np.where((np.abs(accel) >= UNNOTICED_ACCEL_MPS2)
-                            & (np.abs(accel) <= MAX_FOLLOWED_ACCEL_MPS2), accel, 0.0)
-        # the median over the window is half a window old on top of the reaction delay
-        return felt + followed * (delay_s + 0.5 * window_s), followed
-
     def _advance_balance(self, treadmill, since_s: float, now_s: float,
                          window_s: float) -> tuple[float, float]:
         """The balance error now, and the part of it the walker has perceived.
@@ -420,24 +384,16 @@ class Walker:
         Returns (error, perceived error).
         """
         p = self.params
-        omega = p.omega0_per_s
         trace = treadmill.trace()
         t = trace["t_s"]
         lo = int(np.searchsorted(t, since_s + 1e-9))
         hi = int(np.searchsorted(t, now_s + 1e-9))
         if hi <= lo:
             return self._eps_m, self._eps_m
-        delay_s = p.reaction_delay_s
-        rows_t = t[lo:hi]
-        expected, _ = self._expected_belt(trace["belt_speed_mps"], np.arange(lo, hi), window_s)
-        mismatch = trace["belt_speed_mps"][lo:hi] - expected
-        dt = np.diff(np.concatenate(([since_s], rows_t)))
-        moved = mismatch * dt * np.exp(omega * np.minimum(now_s - rows_t, delay_s))
-        seen = rows_t <= now_s - delay_s
-        fresh = float(np.sum(moved)) + float(np.mean(mismatch)) / omega
-        fresh_seen = float(np.sum(moved[seen]))
-        if np.any(seen):
-            fresh_seen += float(np.mean(mismatch[seen])) / omega
+        fresh, fresh_seen = unexpected_motion(
+            t, trace["belt_speed_mps"], lo, hi, since_s, now_s, p.omega0_per_s,
+            self.record_period_s, p.reaction_delay_s, window_s, self.self_propelled,
+            UNNOTICED_ACCEL_MPS2, MAX_FOLLOWED_ACCEL_MPS2)
         excess = max(abs(fresh) - p.ankle_cop_m, 0.0)
         scale = excess / abs(fresh) if fresh else 0.0
         return self._eps_m + fresh * scale, self._eps_m + fresh_seen * scale
@@ -502,14 +458,15 @@ class Walker:
         return duration_s
 
     def _expected_now(self, now_s: float, treadmill, window_s: float) -> tuple[float, float]:
-        """The belt speed the walker expects now and the ramp it follows (see _expected_belt)."""
+        """The belt speed the walker expects now and the ramp it follows (:mod:`.perception`)."""
         trace = treadmill.trace()
-        if not len(trace):
+        row = len(trace) - 1  # the plant has just been brought to now: its newest row
+        if row < 0:
             return treadmill.truth_belt_speed_mps(), 0.0
-        row = int(np.searchsorted(trace["t_s"], now_s + 1e-9)) - 1
-        expected, followed = self._expected_belt(trace["belt_speed_mps"], np.array([row]),
-                                                 window_s)
-        return max(float(expected[0]), 0.0), float(followed[0])
+        expected, ramp = expected_at(trace["belt_speed_mps"], row, self.record_period_s,
+                                     self.params.reaction_delay_s, window_s, self.self_propelled,
+                                     UNNOTICED_ACCEL_MPS2, MAX_FOLLOWED_ACCEL_MPS2)
+        return max(expected, 0.0), ramp
 
     def _target_speed(self, expected_mps: float, ramp_mps2: float, interval_s: float,
                       pos_m: float) -> float:
