@@ -243,8 +243,9 @@ def test_the_curved_belt_keeps_the_walker_at_the_reference_at_its_own_pace(incli
 
 
 def test_the_curved_belt_runs_down_when_the_walker_leaves():
-    text = suite_text("emulated-curved").replace("step_on_at_s = 2", "step_on_at_s = 2\n"
+    text = suite_text("emulated-curved").replace("step_on_at_s = 0", "step_on_at_s = 0\n"
                                                   "step_off_at_s = 40")
+    assert "step_off_at_s = 40" in text
     trace = run_text(text).run.trace
     after = trace[trace["t_s"] > 40.0 + 1.2 / 0.5 + 1.0]
     assert np.all(np.abs(after["belt_speed_mps"]) < 0.01)
