@@ -54,6 +54,7 @@ def test_mean_forces_on_the_belt_are_the_weight_and_its_slope_component(incline_
                  program, 60.0)
     late = steady(result, 30.0)
     assert set(late["walker_state"]) == {WalkerState.WALKING}
+    assert "stumble" not in kinds(result)  # a session that did not start with a stumble
     theta = math.atan(incline_pct / 100)
     # Averaged over many whole strides: level, no net fore-aft force; on a slope the feet
     # push the belt down-slope with m g sin(theta); the deck carries m g cos(theta).
@@ -74,6 +75,7 @@ def test_belt_dips_at_foot_strike_and_the_dip_grows_with_walker_mass():
     dips = {}
     for mass in (55.0, 100.0):
         result = run("home-motorized", f"mass_kg = {mass}\nstep_on_at_s = 0.5", RAMP_UP, 40.0)
+        assert "stumble" not in kinds(result)
         speed = steady(result, 25.0)["belt_speed_mps"]
         dips[mass] = (np.mean(speed) - np.min(speed)) / np.mean(speed)
     # Consumer machines dip by 1-5 % at foot strike (standards-hardware.md 4, 5).
@@ -83,6 +85,7 @@ def test_belt_dips_at_foot_strike_and_the_dip_grows_with_walker_mass():
 def test_metabolic_rate_follows_acsm_forwards_and_costs_more_backwards():
     forward = run("home-motorized", "step_on_at_s = 0.5", RAMP_UP, 60.0)
     backward = run("home-motorized", 'facing = "rear"\nstep_on_at_s = 0.5', RAMP_UP, 60.0)
+    assert "stumble" not in kinds(forward) + kinds(backward)  # steady, undisturbed walking
     speed = float(np.mean(steady(forward, 30.0)["belt_speed_mps"]))
     vo2_forward = float(np.mean(steady(forward, 30.0)["vo2_ml_kg_min"]))
     assert vo2_forward == pytest.approx(acsm_walking_vo2_ml_kg_min(speed, 0.0), rel=0.02)
@@ -145,6 +148,24 @@ def test_belt_perturbations_of_published_size_are_survived_and_weigh_by_size():
         errors.append(float(np.nanmax(np.abs(window["balance_error_m"]))))
         assert not result.metrics["walker_fell"]
     assert errors[0] < errors[1] < errors[2] < errors[3]
+
+
+@pytest.mark.parametrize("facing, preferred_mps", [("console", 1.2), ("rear", 0.9)])
+def test_a_slip_up_to_the_preferred_speed_is_recovered_and_twice_it_fells(facing,
+                                                                           preferred_mps):
+    # Slip literature (walker-biomechanics.md 4.2): recovery succeeds when the slip speed
+    # is at most the preferred walking speed; falls come near twice it. Here the belt jolts
+    # forward at 18 m/s^2 by that much under a walker at its preferred speed, and back.
+    fast = "[machine.drive]\naccel_mps2 = 18\ndecel_mps2 = 18"
+    fell = []
+    for slip_mps in (preferred_mps, 2.0 * preferred_mps):
+        peak_s = round(20.0 + slip_mps / 18.0 + 0.05, 2)
+        program = [(0, preferred_mps), (20, preferred_mps + slip_mps), (peak_s, preferred_mps)]
+        result = run("instrumented", f'facing = "{facing}"\nstep_on_at_s = 3', program, 26.0,
+                     fast)
+        assert not [e for e in result.run.events if e.kind == "fall" and e.t_s < 20.0]
+        fell.append(result.metrics["walker_fell"])
+    assert fell == [False, True]
 
 
 def test_a_belt_that_starts_suddenly_under_standing_people_fells_some_not_all():
