@@ -128,3 +128,17 @@ def test_allow_event_passes_whether_or_not_it_happens():
     for events in ([], [Event(3.0, "stumble", "a recovery step")]):
         (result,) = evaluate([spec], {}, events)
         assert result["passed"] and result["value"] == len(events)
+
+
+@pytest.mark.parametrize("name", ["../x", "../../escaped", "/abs", "a/b", "a\\\\b", "", ".hidden",
+                                  "x" * 101, "tab\\there", "new\\nline", "a..b"])
+def test_a_hostile_scenario_name_is_refused_before_anything_is_written(tmp_path, capsys, name):
+    path = tmp_path / "s.toml"
+    path.write_text(HEAD.replace('name = "v"', f'name = "{name}"'))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    assert main(["suite", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "scenario.name" in err[0] and "Traceback" not in "\n".join(err)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -58,6 +59,8 @@ WALKER_NUMBER_KEYS = {
 }
 WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
                     "own_pace", "turns_when_stopped")
+#: Scenario names become folder names under --out: letters, digits, '.', '_', '-'.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
 WALKER_TEXT_KEYS = ("layer",)
 
@@ -216,6 +219,10 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
     head = top.sub("scenario", doc.get("scenario", {}))
     head.only(["name", "duration_s", "seed", "description"])
     name = head.text("name")
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        # The name becomes the output folder: a hostile file must not write elsewhere.
+        raise head.fail("name", name, "must be 1-100 letters, digits, '.', '_' or '-', not"
+                        " starting with '.' (it names the output folder)")
     duration_s = head.number("duration_s", lo=0.01, hi=24 * 3600.0, unit="s")
     seed = head.integer("seed", 0)
     description = head.text("description", "")
