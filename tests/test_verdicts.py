@@ -142,3 +142,18 @@ def test_a_hostile_scenario_name_is_refused_before_anything_is_written(tmp_path,
     assert err and "scenario.name" in err[0] and "Traceback" not in "\n".join(err)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_a_walker_off_the_rear_fails_min_rear_margin():
+    # No lanyard, no supervisor: a backward walker asked past its walk-run speed drifts off
+    # the rear while the belt runs on. The margin judges the whole run, not the upright part.
+    rows = "".join(f"[[program]]\nat_s = {4 * i}\nspeed_mps = {round(0.2235 * (i + 1), 3)}\n"
+                   for i in range(9))
+    text = ('[scenario]\nname = "off"\nduration_s = 45\n[machine]\npreset = "home-motorized"\n'
+            '[supervisor]\nenabled = false\n[walker]\nfacing = "rear"\nlanyard = false\n'
+            + rows + '[[criteria]]\nkind = "min_rear_margin"\nlimit = 0.1\n'
+            '[[criteria]]\nkind = "allow_event"\nevent = "fall"\n')
+    result = run_scenario(parse_scenario(text))
+    margin = next(c for c in result.criteria if c["name"] == "min_rear_margin")
+    assert "off_rear" in [e.kind for e in result.run.events]
+    assert margin["value"] <= 0.0 and not margin["passed"] and not result.passed

@@ -125,6 +125,7 @@ def test_without_a_lanyard_the_drifting_walker_leaves_over_the_rear():
                  program, 45.0)
     assert "off_rear" in kinds(result)
     assert result.metrics["walker_fell"] is True
+    assert result.metrics["min_rear_margin_m"] <= 0.0  # judged over the whole run
     assert result.run.trace["key_present"][-1] == 1  # nothing stopped the belt
 
 

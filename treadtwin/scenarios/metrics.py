@@ -107,7 +107,10 @@ def mean_abs_speed_error_mps(trace: np.ndarray) -> float | None:
 
 def walker_metrics(trace: np.ndarray, mass_kg: float | None,
                    running_length_m: float) -> dict[str, Any]:
-    """Fall, margin to the rear edge while upright, mean VO2 on the belt, and kcal."""
+    """Fall, margin to the rear edge, mean VO2 on the belt, and kcal.
+
+    The rear margin judges the whole run, upright or fallen: a walker who left the deck
+    over the rear edge has crossed it, so its margin is at most zero."""
     if mass_kg is None:
         return {"walker_fell": False, "min_rear_margin_m": None, "mean_vo2_ml_kg_min": None,
                 "energy_kcal": None, "max_balance_error_m": None}
@@ -119,13 +122,24 @@ def walker_metrics(trace: np.ndarray, mass_kg: float | None,
     litres = float(np.sum(vo2[known])) * mass_kg / 1000.0 * dt_s / 60.0
     return {
         "walker_fell": bool(np.isin(state, DOWN).any()),
-        "min_rear_margin_m": (float(np.min(running_length_m - trace["walker_pos_m"][upright]))
-                              if upright.any() else None),
+        "min_rear_margin_m": _rear_margin_m(trace, running_length_m),
         "mean_vo2_ml_kg_min": float(np.mean(vo2[upright])) if upright.any() else None,
         "energy_kcal": litres * KCAL_PER_LITRE_O2,
         "max_balance_error_m": float(np.nanmax(np.abs(trace["balance_error_m"][upright])))
         if upright.any() and np.isfinite(trace["balance_error_m"][upright]).any() else None,
     }
+
+
+def _rear_margin_m(trace: np.ndarray, running_length_m: float) -> float | None:
+    """Smallest distance of the walker from the rear edge while on the deck (None: never on
+    it); at most zero once it has left over the rear."""
+    state = trace["walker_state"]
+    pos = trace["walker_pos_m"]
+    on_deck = np.isin(state, (*UPRIGHT, WalkerState.FALLEN)) & np.isfinite(pos)
+    margin = float(np.min(running_length_m - pos[on_deck])) if on_deck.any() else None
+    if (state == WalkerState.OFF_REAR).any():
+        margin = 0.0 if margin is None else min(margin, 0.0)
+    return margin
 
 
 def compute_metrics(trace: np.ndarray, events: Sequence[Event], walker_mass_kg: float | None = None,
