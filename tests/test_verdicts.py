@@ -157,3 +157,16 @@ def test_a_walker_off_the_rear_fails_min_rear_margin():
     margin = next(c for c in result.criteria if c["name"] == "min_rear_margin")
     assert "off_rear" in [e.kind for e in result.run.events]
     assert margin["value"] <= 0.0 and not margin["passed"] and not result.passed
+
+
+def test_criterion_lines_are_rounded_with_units_and_say_what_they_mean():
+    from treadtwin.scenarios.criteria import describe_result
+
+    def line(name, value, limit=None, detail=""):
+        return describe_result({"name": name, "value": value, "limit": limit, "detail": detail})
+
+    assert line("stops_within", 1.6700000000000017, 8.0) == "stops_within: 1.67 s (limit 8 s)"
+    assert line("no_fall", False) == "no_fall: the walker did not fall"
+    assert line("no_fall", True) == "no_fall: the walker fell"
+    assert line("stops_within", None, 8.0) == "stops_within: not measured (limit 8 s)"
+    assert line("no_unexpected_stop", 0, 0) == "no_unexpected_stop: 0 unexpected"

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..sim.engine import ClockMode
 from ..sim.params import describe
 from ..sim.presets import PRESETS, preset
+from .criteria import describe_result
 from .schema import ScenarioError, load_scenario
 
 EXIT_PASS, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
@@ -135,7 +136,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{result.run.wall_time_s:.2f} s, real-time factor {result.run.real_time_factor:.0f})")
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
-        print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")
+        print(f"  {mark} {describe_result(criterion)}")
     print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")
     return EXIT_PASS if result.passed else EXIT_FAIL
 
@@ -184,7 +185,7 @@ def _print_verdict(result, out: Path) -> None:
           f" {result.run.wall_time_s:.2f} s of wall time)")
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
-        print(f"  {mark} {criterion['name']}: {criterion['value']} (limit {criterion['limit']})")
+        print(f"  {mark} {describe_result(criterion)}")
     for name in result.extra.get("not_judged", []):
         print(f"  n/a  {name}: needs the twin's ground truth")
     print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")

@@ -157,3 +157,22 @@ def evaluate(specs: Sequence[Any], metrics: Mapping[str, Any], events: Sequence[
         results.append({"name": spec.kind, "passed": bool(passed), "value": value, "limit": limit,
                         "detail": detail})
     return results
+
+
+def describe_result(result: Mapping[str, Any]) -> str:
+    """One criterion result for people: ``stops_within: 1.67 s (limit 8 s)``, rounded,
+    with units; ``no_fall: the walker did not fall``."""
+    name, value, limit = result["name"], result["value"], result["limit"]
+    definition = CRITERIA[name]
+    if name == "no_fall":
+        return f"{name}: the walker {'fell' if value else 'did not fall'}"
+    if name in DECLARING:
+        return f"{name}: {result['detail'] or value}"
+    if name == "no_unexpected_stop":
+        return f"{name}: {value} unexpected" + (f" ({result['detail']})" if value else "")
+    unit = f" {definition.limit_unit}" if definition.limit_unit else ""
+    shown = "not measured" if value is None else (
+        f"{value:.3g}{unit}" if isinstance(value, float) else f"{value}{unit}")
+    bound = "" if limit is None else f" (limit {limit:.3g}{unit})" if isinstance(
+        limit, float) else f" (limit {limit}{unit})"
+    return f"{name}: {shown}{bound}"
