@@ -240,3 +240,16 @@ def test_safety_state_shows_the_supervisors_latched_stop_until_reset(tmp_path):
     after = [r["safety_state"] for r in rows if float(r["t_s"]) > 12.1]
     assert set(before) == {"ok"}
     assert set(after) == {"stop_button|supervisor:stop_button"}
+
+
+def test_cli_version_help_and_a_time_scale_without_the_scaled_clock(capsys):
+    with pytest.raises(SystemExit) as version:
+        main(["--version"])
+    assert version.value.code == 0 and capsys.readouterr().out.startswith("treadtwin 0.")
+    with pytest.raises(SystemExit) as bad:
+        main(["run", "whatever.toml", "--time-scale", "5"])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2 and "needs --clock scaled" in err and len(err.splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "Exit codes" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .. import __version__
 from ..sim.engine import ClockMode
 from ..sim.params import describe
 from ..sim.presets import PRESETS, preset
@@ -58,10 +59,22 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="treadtwin", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="treadtwin",
+        description="A digital twin and hardware-in-the-loop testbed for treadmills: run"
+                    " scenarios on the twin, serve it behind a serial port, or drive a real"
+                    " treadmill.",
+        epilog="Exit codes: 0 every criterion passed, 1 one failed, 2 invalid input (one line"
+               " naming what is wrong). run and suite write summary.json, trace.csv, plot.png"
+               " and report.html for each scenario.")
+    parser.add_argument("--version", action="version", version=f"treadtwin {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("run", help="run one scenario file")
+    run = commands.add_parser(
+        "run", help="run one scenario file",
+        description="Run one scenario on the twin and write OUT/summary.json, trace.csv,"
+                    " plot.png and report.html. Exit 0 when every criterion passes, 1 when"
+                    " one fails, 2 for invalid input.")
     run.add_argument("file", help="scenario TOML file")
     run.add_argument("--out", type=Path, default=None,
                      help="output directory (default: out/<scenario name>)")
@@ -308,7 +321,12 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.command == "run" and args.clock != ClockMode.SCALED.value
+            and args.time_scale != 1.0):
+        parser.error(f"--time-scale {args.time_scale:g} needs --clock scaled (lockstep runs as"
+                     " fast as it can)")
     try:
         if args.command == "run":
             return _cmd_run(args)
