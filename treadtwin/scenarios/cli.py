@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 from .. import __version__
@@ -186,6 +186,14 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_PASS
 
 
+def _counts_text(counts) -> str:
+    """``sessions 1, commands 2000, ...`` for a counters dataclass (its repr otherwise)."""
+    if not is_dataclass(counts):
+        return str(counts)
+    return ", ".join(f"{f.name.replace('_', ' ')} {getattr(counts, f.name)}"
+                     for f in fields(counts))
+
+
 def _verdict_line(result) -> str:
     """``PASS name`` or ``FAIL name: why`` (the first line a user reads)."""
     if result.passed:
@@ -255,7 +263,7 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
         run = emulator.run(duration_s, should_stop=lambda: bool(stop))
     finally:
         port.close()
-    print(f"treadtwin emulate: served {run.sim_time_s:.2f} s; board {board.counts}",
+    print(f"treadtwin emulate: served {run.sim_time_s:.2f} s; board: {_counts_text(board.counts)}",
           file=sys.stderr)
     if args.out and scenario is not None:
         result = judge(scenario, run)
