@@ -15,7 +15,7 @@ facings x session kinds:
 - ``constant``: one program speed from standstill, across each facing's
   walking range (forward 0.5-3.5 mph, backward 0.5-2.5 mph);
 - ``progression``: the seeds' 0.5 mph steps, 20 s each, up to 3 mph forwards
-  or 2 mph backwards ("Progression", seeds-guidance.md);
+  or 2 mph backwards (the 0.5 mph progression the backward-walking guides advise);
 - ``stop``: walking at 1-3 mph (backward 1-2 mph), then a programmed stop
   whose deceleration the supervisor holds at 0.5-1.0 m/s^2;
 - ``incline``: walking on 0-10 % grade;

@@ -327,7 +327,7 @@ def test_start_and_acceleration_limits_prevent_the_fall_of_a_standing_person():
 def test_the_deceleration_limit_prevents_the_fall_when_the_program_stops_the_belt(facing):
     # A research drive stops at 18 m/s^2 when told to; the program stops it from a brisk
     # walk (3 mph forwards, 2.5 mph backwards: about the preferred speed, the slip speed
-    # beyond which recoveries start to fail, walker-biomechanics.md 4.2).
+    # beyond which recoveries start to fail; split-belt slip study, Research Square rs-4677876).
     top_mph = 3.0 if facing == "console" else 2.5
     text = ('[scenario]\nname="t"\nduration_s=26\n[machine]\npreset="instrumented"\n'
             '[machine.drive]\naccel_mps2=18\ndecel_mps2=18\n'

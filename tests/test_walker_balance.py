@@ -154,8 +154,9 @@ def test_belt_perturbations_of_published_size_are_survived_and_weigh_by_size():
 @pytest.mark.parametrize("facing, preferred_mps", [("console", 1.2), ("rear", 0.9)])
 def test_a_slip_up_to_the_preferred_speed_is_recovered_and_twice_it_fells(facing,
                                                                            preferred_mps):
-    # Slip literature (walker-biomechanics.md 4.2): recovery succeeds when the slip speed
-    # is at most the preferred walking speed; falls come near twice it. Here the belt jolts
+    # Slip literature (Research Square rs-4677876, after overground studies): recovery
+    # succeeds when the slip speed is at most the preferred walking speed; falls come near
+    # twice it. Here the belt jolts
     # forward at 18 m/s^2 by that much under a walker at its preferred speed, and back.
     fast = "[machine.drive]\naccel_mps2 = 18\ndecel_mps2 = 18"
     fell = []
