@@ -306,3 +306,11 @@ def test_bad_emulate_and_hil_arguments_are_one_clear_line(argv, words, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err
+
+
+def test_emulate_out_without_a_host_says_that_nothing_was_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["emulate", "--pty", "--scenario", str(DATA / "hil-key-pull.toml"),
+                 "--duration-s", "0.3", "--out", str(out)])
+    assert code == 0 and not out.exists()
+    assert "nothing written" in capsys.readouterr().err

@@ -265,7 +265,13 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
         port.close()
     print(f"treadtwin emulate: served {run.sim_time_s:.2f} s; board: {_counts_text(board.counts)}",
           file=sys.stderr)
-    if args.out and scenario is not None:
+    if args.out and scenario is None:
+        print(f"treadtwin emulate: nothing written to {args.out}: --out records a --scenario's"
+              " trace and verdicts, and a bare --preset has none", file=sys.stderr)
+    elif args.out and getattr(board.counts, "sessions", None) == 0:
+        print(f"treadtwin emulate: nothing written to {args.out}: no host ever connected",
+              file=sys.stderr)
+    elif args.out:
         result = judge(scenario, run)
         result.extra = {"mode": f"emulator-{clock.value}", "protocol": args.protocol}
         write_outputs(result, args.out)
