@@ -1,22 +1,22 @@
 """Layer 2 of the walker: a person keeping (or losing) their place on the deck.
 
-The walker acts once per step, at each foot contact, and in between the
-plant plays back the forces of that step (:mod:`.gait`) and integrates the
-walker's place on the deck: ``dp/dt = v_belt - u``, with ``u`` the walker's
-speed relative to the belt towards the console (forwards or backwards, the
-walker travels towards the console to stay in place).
+The walker acts at each foot contact, and every 0.1 s in between adjusts its
+speed to the belt; the plant plays back the forces of each step
+(:mod:`.gait`) and integrates the walker's place on the deck:
+``dp/dt = v_belt - u``, with ``u`` the walker's speed relative to the belt
+towards the console (forwards or backwards, the walker travels towards the
+console to stay in place).
 
-At each contact the walker
+At each contact (and, for its speed, in between) the walker
 
-1. plans the next step from the belt it felt over the last step, as
-   perceived after the reaction delay, and the trend against the step
-   before (the forces of one step repeat every step, so the step's mean is
-   free of their ripple): the expected belt speed plus a correction towards
-   its preferred place, capped at the walk-run speed of its direction (no
-   running gait is modelled, so a faster belt carries the walker back:
-   drift), and changed by a bounded amount per step;
+1. sets its speed to the belt speed it expects (:mod:`.perception`: what it
+   felt a reaction delay ago, the median over its last step, carried forward
+   along the ramp it felt) plus a correction towards its preferred place,
+   capped at the walk-run speed of its direction (no running gait is
+   modelled, so a faster belt carries the walker back: drift), and changed
+   at a bounded rate;
 2. tracks its balance error, the extrapolated centre of mass off its base
-   (Hof et al. 2005 [C]): belt motion the walker did not plan for moves the
+   (Hof et al. 2005 [C]): belt motion the walker did not expect moves the
    base from under the body; while the walker has not yet reacted (a
    stepping response needs at least 300 ms, Hof et al. 2010 [C]) the
    inverted pendulum lets that error grow as ``exp(omega0 t)`` with
