@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def drive(supervisor: SafetySupervisor, requested: Command, seconds: float, star
     out: list[Command] = []
     speed = kwargs.pop("speed", None)
     tach_dead = kwargs.pop("tach_dead", False)  # the belt moves, the count stands still
-    travel_m = drive.travel_m.get(id(supervisor), 0.0)
+    travel_m = drive.travel_m.get(supervisor, 0.0)
     for k in range(round(seconds / DT)):
         t = start_s + k * DT
         belt = out[-1].belt_speed_mps if (out and speed is None) else (speed or 0.0)
@@ -47,11 +48,13 @@ def drive(supervisor: SafetySupervisor, requested: Command, seconds: float, star
         out.append(supervisor.filter(t, DT, telemetry(t, speed=belt,
                                                       pulses=int(travel_m / PITCH_M), **kwargs),
                                      requested))
-    drive.travel_m[id(supervisor)] = travel_m
+    drive.travel_m[supervisor] = travel_m
     return out
 
 
-drive.travel_m = {}  # belt travel so far, per supervisor: the tach counts on across calls
+# Belt travel so far, per supervisor (weakly held, so a new supervisor never inherits an old
+# one's count): the tach counts on across calls.
+drive.travel_m = weakref.WeakKeyDictionary()
 
 
 def rules(supervisor: SafetySupervisor, action: str) -> list[str]:

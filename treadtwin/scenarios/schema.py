@@ -698,6 +698,9 @@ def _criteria(top: _Reader, rows: Any, has_walker: bool) -> tuple[CriterionSpec,
                                    for key in definition.options if key in row.table}
         if kind in DECLARING:
             options.update(_declared_event(row, has_walker))
+            if options.get("before_s", math.inf) <= options.get("after_s", 0.0):
+                raise row.fail("before_s", row.table["before_s"],
+                               f"must come after after_s = {options.get('after_s', 0.0):g}")
         specs.append(CriterionSpec(kind=kind, limit=limit, options=options))
     if declares_fall(specs):
         for row, spec in zip(readers, specs, strict=True):
@@ -721,7 +724,4 @@ def _declared_event(row: _Reader, has_walker: bool) -> dict[str, Any]:
         if event != "supervisor_stop":
             raise row.fail("rule", row.table["rule"], "only a supervisor_stop event takes a rule")
         options["rule"] = row.text("rule", choices=STOP_ORDER)
-    after = row.number("after_s", 0.0, lo=0.0, unit="s")
-    if "before_s" in row.table and not row.number("before_s", unit="s") > after:
-        raise row.fail("before_s", row.table["before_s"], f"must come after after_s = {after:g}")
     return options

@@ -82,8 +82,6 @@ PUSH_EFFICIENCY = 0.25
 STANDING_BELOW_MPS = 0.1
 #: The steepest belt ramp a walker follows (extrapolates) once felt; steeper is a jolt [U].
 MAX_FOLLOWED_ACCEL_MPS2 = 1.5
-#: The walker judges the belt's acceleration over this much of what it felt [U].
-ACCEL_WINDOW_S = 0.2
 #: How fast a walker on a belt without a motor raises its effort for a speed shortfall,
 #: in body weights per metre of accumulated shortfall [U].
 PUSH_GAIN_PER_M = 0.2
@@ -404,7 +402,7 @@ class Walker:
         window_s = max(self._last_interval_s, STANDING_CHECK_S)  # one step, as felt
         self._last_interval_s = interval
         eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s, window_s)
-        expected_mps, ramp_mps2 = self._expected_now(now_s, treadmill, window_s)
+        expected_mps, ramp_mps2 = self._expected_now(treadmill, window_s)
         treadmill.set_walker_balance(eps)
 
         walking = abs(expected_mps) >= STANDING_BELOW_MPS or self.self_propelled
@@ -439,13 +437,9 @@ class Walker:
                         f" at most {cap:.2f} m/s, so it drifts back")
         elif target < 0.9 * cap:
             self._saturated = False
-        step_interval = max(interval, p.reaction_delay_s)
-        urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
-        max_change = urgency * p.max_speed_change_mps2 * step_interval
-        speed = min(max(target, self._speed_mps - max_change, 0.0),
-                    self._speed_mps + max_change, cap)
-        if not walking:
-            speed = 0.0
+        # A step is planned at least a reaction delay ahead.
+        step_s = max(interval, p.reaction_delay_s)
+        speed = self._limited_speed(target, step_s) if walking else 0.0
         self._speed_mps = speed
         if self.self_propelled:
             self._regulate_push(treadmill, interval)
@@ -457,7 +451,15 @@ class Walker:
             return min(duration_s, FOLLOW_PERIOD_S)
         return duration_s
 
-    def _expected_now(self, now_s: float, treadmill, window_s: float) -> tuple[float, float]:
+    def _limited_speed(self, target_mps: float, span_s: float) -> float:
+        """The target speed within what the walker can change over ``span_s`` (three times
+        faster while stumbling), and below its walk-run speed."""
+        urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
+        max_change = urgency * self.params.max_speed_change_mps2 * span_s
+        return min(max(target_mps, self._speed_mps - max_change, 0.0),
+                   self._speed_mps + max_change, 0.995 * self.walk_run_mps)
+
+    def _expected_now(self, treadmill, window_s: float) -> tuple[float, float]:
         """The belt speed the walker expects now and the ramp it follows (:mod:`.perception`)."""
         trace = treadmill.trace()
         row = len(trace) - 1  # the plant has just been brought to now: its newest row
@@ -485,13 +487,9 @@ class Walker:
         """Between foot contacts: keep matching the belt as it is felt (a reaction delay
         late), as people do within a step; the step's forces play on. Balance is judged at
         the contacts only."""
-        p = self.params
-        expected_mps, ramp_mps2 = self._expected_now(now_s, treadmill, self._window_s)
+        expected_mps, ramp_mps2 = self._expected_now(treadmill, self._window_s)
         target = self._target_speed(expected_mps, ramp_mps2, self._window_s, pos_m)
-        urgency = RECOVERY_SPEED_CHANGE_FACTOR if self.state is WalkerState.STUMBLING else 1.0
-        max_change = urgency * p.max_speed_change_mps2 * FOLLOW_PERIOD_S
-        speed = min(max(target, self._speed_mps - max_change, 0.0),
-                    self._speed_mps + max_change, 0.995 * self.walk_run_mps)
+        speed = self._limited_speed(target, FOLLOW_PERIOD_S)
         if speed != self._speed_mps:
             self._speed_mps = speed
             treadmill.set_walker_speed(speed)
