@@ -94,7 +94,7 @@ def test_an_expected_event_that_does_not_happen_fails():
 def test_an_injected_fault_explains_the_stop_it_causes_and_no_other():
     key_pull = FaultSpec(FaultKind.LANYARD_PULL, at_s=5.0)
     events = [Event(5.0, "lanyard_pull", "safety key pulled from the console"),
-              Event(5.0, "safety_trip", "key out: drive and lift cut"),
+              Event(5.0, "safety_trip", "key out: belt stopping, lift cut"),
               Event(5.01, "supervisor_stop", "key_out: safety key out")]
     assert unexpected_hazards(events, [key_pull], []) == []
     assert len(unexpected_hazards(events, [], [])) == 3
@@ -106,7 +106,7 @@ def test_an_injected_fault_explains_the_stop_it_causes_and_no_other():
 
 def test_a_declared_hazard_explains_what_follows_from_it_even_in_the_same_instant():
     # the trip is logged before the lanyard pull that caused it, at the same time stamp
-    events = [Event(51.9, "safety_trip", "key out: drive and lift cut"),
+    events = [Event(51.9, "safety_trip", "key out: belt stopping, lift cut"),
               Event(51.9, "lanyard_pull", "the lanyard pulled the key out"),
               Event(51.91, "supervisor_stop", "key_out: safety key out"),
               Event(60.0, "supervisor_stop", "watchdog: no new telemetry for 0.6 s")]

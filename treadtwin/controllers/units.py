@@ -11,6 +11,7 @@ import math
 
 MPS_PER_MPH = 0.44704  # exact: 1 mile = 1609.344 m, 1 h = 3600 s
 MPS_PER_KMH = 1.0 / 3.6
+KG_PER_LB = 0.45359237  # exact: the international avoirdupois pound
 
 
 def mph_to_mps(speed_mph: float) -> float:
@@ -31,6 +32,11 @@ def kmh_to_mps(speed_kmh: float) -> float:
 def mps_to_kmh(speed_mps: float) -> float:
     """Metres per second to kilometres per hour."""
     return speed_mps / MPS_PER_KMH
+
+
+def lb_to_kg(mass_lb: float) -> float:
+    """Pounds to kilograms (makers rate consumer treadmills in pounds)."""
+    return mass_lb * KG_PER_LB
 
 
 def grade_pct_to_rad(incline_pct: float) -> float:

@@ -29,9 +29,10 @@ from ..sim.faults import FaultKind, FaultSpec
 #: Event kinds a scenario may name in ``expect_event`` / ``allow_event``.
 DECLARABLE_EVENTS = ("fall", "lanyard_pull", "supervisor_stop", "safety_trip",
                      "board_command_timeout", "adapter_stopped", "stumble", "off_rear",
-                     "walk_run_limit", "rail_grab", "supervisor_limit")
+                     "walk_run_limit", "rail_grab", "supervisor_limit", "console_contact")
 #: Declarable events only a walker can cause.
-WALKER_EVENTS = ("fall", "lanyard_pull", "stumble", "off_rear", "walk_run_limit", "rail_grab")
+WALKER_EVENTS = ("fall", "lanyard_pull", "stumble", "off_rear", "walk_run_limit", "rail_grab",
+                 "console_contact")
 #: Event kinds that stop the belt or end the session: unexpected ones fail the run.
 STOP_EVENTS = ("lanyard_pull", "supervisor_stop", "safety_trip", "board_command_timeout",
                "adapter_stopped")

@@ -272,6 +272,8 @@ CONTROLLER_KINDS = ("program", "speed_loop", "self_paced", "incline_loop", "emul
 #: Effective delay from a speed command to the drive's force, measured on the twin as the
 #: threshold of oscillation of the admittance loop (controllers/emulation.py); other
 #: machines get the larger, safer value unless the scenario gives ``response_delay_s``.
+#: The instrumented figure was measured on its earlier, lightly damped drive; its servo now
+#: settles at every mass a 5 ms delay allows, so 0.15 s is conservative there.
 EMULATION_DELAY_S = {"club-motorized": 0.06, "instrumented": 0.15}
 DEFAULT_EMULATION_DELAY_S = 0.2  # [U]
 #: Incline-loop settings a scenario may give; the end stops and period follow the machine.

@@ -32,22 +32,23 @@ class BeltParams:
     """Rollers, belt and deck. Forces and viscous terms are referred to the belt surface."""
 
     roller_radius_m: float = param(
-        0.04, 0.015, 0.15, "drive-roller radius; 0.04 m gives 0.251 m of belt per tach pulse"
+        0.04, 0.015, 0.15, "drive-roller radius"
     )
-    front_roller_inertia_kgm2: float = param(0.0032, 0.0, 0.2, "drive (front) roller [U]")
-    rear_roller_inertia_kgm2: float = param(0.0032, 0.0, 0.2, "rear roller [U]")
-    belt_mass_kg: float = param(4.0, 0.5, 200.0, "belt (slats for curved machines) [U]")
+    front_roller_inertia_kgm2: float = param(0.0032, 0.0, 0.2, "drive (front) roller")
+    rear_roller_inertia_kgm2: float = param(0.0032, 0.0, 0.2, "rear roller")
+    belt_mass_kg: float = param(4.0, 0.5, 200.0, "belt (slats for curved machines)")
     drive_viscous_n_per_mps: float = param(
-        2.0, 1e-3, 500.0, "bearing and motor drag on the drive side [U]"
+        2.0, 1e-3, 500.0, "bearing and motor drag on the drive side"
     )
-    drive_coulomb_n: float = param(5.0, 0.0, 500.0, "dry friction on the drive side [U]")
-    deck_viscous_n_per_mps: float = param(1.0, 1e-3, 500.0, "belt-side viscous drag [U]")
-    deck_drag_empty_n: float = param(10.0, 0.0, 500.0, "belt-deck drag with nobody on it [U]")
+    drive_coulomb_n: float = param(5.0, 0.0, 500.0, "dry friction on the drive side")
+    deck_viscous_n_per_mps: float = param(1.0, 1e-3, 500.0, "belt-side viscous drag")
+    deck_drag_empty_n: float = param(10.0, 0.0, 500.0, "belt-deck drag with nobody on it")
     deck_friction_coeff: float = param(
-        0.2, 0.0, 0.6, "belt-deck friction per newton of walker load (0.1-0.3 [U])"
+        0.2, 0.0, 0.6, "belt-deck friction per newton of walker load",
+        "[U] no measured figure published; 0.1-0.3 assumed"
     )
-    belt_slack_tension_n: float = param(300.0, 1.0, 5000.0, "slack-side belt tension [U]")
-    roller_belt_friction_coeff: float = param(0.3, 0.01, 1.5, "belt on drive-roller friction [U]")
+    belt_slack_tension_n: float = param(300.0, 1.0, 5000.0, "slack-side belt tension")
+    roller_belt_friction_coeff: float = param(0.3, 0.01, 1.5, "belt on drive-roller friction")
     roller_wrap_angle_rad: float = param(math.pi, 0.5, 2 * math.pi, "belt wrap on the drive roller")
     running_length_m: float = param(1.4, 0.8, 3.5, "length of the running surface")
 

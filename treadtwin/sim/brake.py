@@ -19,8 +19,8 @@ class BrakeParams:
     """Brake at full resistance (``resistance_level = 1``); zero means no such brake."""
 
     eddy_brake_max_n_per_mps: float = param(0.0, 0.0, 2000.0,
-                                            "eddy-current drag at full setting [U]")
-    friction_brake_max_n: float = param(0.0, 0.0, 2000.0, "pad-brake force at full setting [U]")
+                                            "eddy-current drag at full setting")
+    friction_brake_max_n: float = param(0.0, 0.0, 2000.0, "pad-brake force at full setting")
 
     def __post_init__(self) -> None:
         validate(self)

@@ -41,40 +41,60 @@ INF = math.inf
 class DriveParams:
     """Motor board: command path, ramp, speed loop, limits, converter and bus."""
 
-    speed_max_mps: float = param(5.36, 0.5, 12.0, "top speed (12 mph home machine) [S]")
-    speed_min_mps: float = param(0.22, 0.0, 2.0, "lowest non-zero speed (0.5 mph) [S]")
-    accel_mps2: float = param(0.5, 0.05, 1000.0, "board ramp up (0.3-1 m/s^2 consumer) [U]")
-    decel_mps2: float = param(0.8, 0.05, 1000.0, "board ramp down [U]")
+    speed_max_mps: float = param(5.36, 0.5, 12.0, "top speed")
+    speed_min_mps: float = param(0.22, 0.0, 2.0, "lowest non-zero speed")
+    accel_mps2: float = param(0.5, 0.05, 1000.0, "board ramp up")
+    decel_mps2: float = param(
+        0.8, 0.05, 1000.0,
+        "board ramp down (a 1-quadrant board slows no faster than the belt coasts)",
+    )
     command_update_period_s: float = param(
-        0.05, 0.0, 1.0, "how often the board takes a new target (MC-2100: 20 Hz PWM) [C]"
+        0.05, 0.0, 1.0, "how often the board takes a new target"
     )
     command_speed_step_mps: float = param(
-        0.0248, 0.0, 0.5, "target quantum; MC-2100: top speed over 85 % of 255 duty counts [C]"
+        0.0248, 0.0, 0.5, "target quantum: the command's speed resolution",
     )
     command_timeout_s: float = param(
         0.1, 0.0, 10.0,
-        "no command for this long and the board stops (MC-2100: no PWM is 0 duty); 0 = never",
+        "no command for this long and the board stops; 0 = never",
     )
-    ir_comp_ohm: float = param(1.2, 0.0, 50.0, "IR compensation (trimmer) [U]")
+    ir_comp_ohm: float = param(
+        1.2, 0.0, 50.0, "IR compensation: volts added per ampere (the boards' IR-comp trimmer)"
+    )
+    speed_gain_v_per_mps: float = param(
+        0.0, 0.0, 5000.0, "volts per m/s of tach speed error: a servo's speed loop"
+    )
+    current_feedback_ohm: float = param(
+        0.0, 0.0, 50.0, "volts taken off per ampere: a servo's current feedback, which damps"
+    )
     tach_trim_gain_v_per_m: float = param(
-        8.0, 0.0, 1000.0, "integral gain on tach speed error, V per (m/s s) [U]"
+        8.0, 0.0, 20000.0, "integral gain on tach speed error, V per (m/s s)"
     )
-    tach_trim_limit_v: float = param(20.0, 0.0, 200.0, "authority of the tach trim [U]")
-    current_limit_a: float = param(20.0, 0.5, 200.0, "fast current limit (LIMIT trimmer) [U]")
-    overcurrent_trip_a: float = param(35.0, 0.5, 400.0, "armature over-current trip [U]")
+    tach_trim_limit_v: float = param(20.0, 0.0, 800.0, "authority of the tach trim")
+    current_limit_a: float = param(20.0, 0.5, 200.0, "fast current limit (the LIMIT trimmer)")
+    overcurrent_trip_a: float = param(35.0, 0.5, 400.0, "armature over-current trip")
     armature_duty_max: float = param(0.95, 0.1, 1.0, "largest chopper duty on the armature")
     quadrants: int = param(1, 1, 4, "converter quadrants: 1, 2 or 4")
-    bus_supply_v: float = param(170.0, 12.0, 800.0, "rectified mains (120 V AC peak) [D]")
-    bus_capacitance_f: float = param(0.00094, 1e-5, 0.1, "DC-bus capacitor [U]")
-    bus_source_resistance_ohm: float = param(0.5, 0.01, 20.0, "mains and rectifier resistance [U]")
+    bus_supply_v: float = param(170.0, 12.0, 800.0, "DC bus: the rectified mains peak")
+    bus_capacitance_f: float = param(0.00094, 1e-5, 0.1, "DC-bus capacitor")
+    bus_source_resistance_ohm: float = param(0.5, 0.01, 20.0, "mains and rectifier resistance")
     brake_resistor_ohm: float = param(INF, 1.0, INF, "brake-chopper resistor; inf = none")
-    brake_chopper_on_v: float = param(200.0, 12.0, 900.0, "chopper switches on above [U]")
-    brake_chopper_off_v: float = param(190.0, 12.0, 900.0, "chopper switches off below [U]")
-    overvoltage_trip_v: float = param(230.0, 12.0, 1000.0, "bus over-voltage trip [U]")
+    brake_chopper_on_v: float = param(200.0, 12.0, 900.0, "brake chopper switches on above")
+    brake_chopper_off_v: float = param(190.0, 12.0, 900.0, "brake chopper switches off below")
+    overvoltage_trip_v: float = param(230.0, 12.0, 1000.0, "bus over-voltage trip")
     stop_brake_resistance_ohm: float = param(
-        INF, 0.1, INF, "armature short on stop or key out; inf = coast"
+        INF, 0.1, INF, "armature short once a stop removes power; inf = open (coast)"
     )
-    stop_speed_threshold_mps: float = param(0.05, 0.001, 0.5, "a stop completes below this speed")
+    stop_decel_mps2: float = param(
+        0.0, 0.0, 1000.0,
+        "controlled stop on key out or stop button (IEC 60204-1 category 1); 0: power cut at"
+        " once",
+    )
+    stop_power_off_s: float = param(
+        10.0, 0.0, 120.0, "a controlled stop's power is removed this long after it began"
+    )
+    stop_speed_threshold_mps: float = param(0.05, 0.001, 0.5, "a stop completes below this speed",
+        "[M] the twin's definition of stopped")
 
     def __post_init__(self) -> None:
         validate(self)

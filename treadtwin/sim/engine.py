@@ -291,8 +291,8 @@ def loop_timing(tick_times_s, nominal_period_s: float) -> LoopTiming | None:
 
 
 _TRIP_NAMES = {
-    Fault.KEY_OUT: "key out: drive and lift cut",
-    Fault.STOP_BUTTON: "stop button: drive and lift cut",
+    Fault.KEY_OUT: "key out: belt stopping, lift cut",
+    Fault.STOP_BUTTON: "stop button: belt stopping, lift cut",
     Fault.OVERCURRENT: "drive tripped on over-current",
     Fault.OVERVOLTAGE: "drive tripped on bus over-voltage",
     Fault.OVERTEMP: "drive tripped on winding over-temperature",

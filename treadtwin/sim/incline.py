@@ -25,11 +25,12 @@ class InclineParams:
     """Lift range, rate and sensor. Equal end stops mean a fixed deck (no lift)."""
 
     incline_min_pct: float = param(0.0, -30.0, 50.0, "lower end stop (negative for decline)")
-    incline_max_pct: float = param(15.0, -30.0, 50.0, "upper end stop (0-15 % consumer) [S]")
-    incline_rate_pct_per_s: float = param(0.6, 0.0, 20.0, "lift speed [U]")
+    incline_max_pct: float = param(15.0, -30.0, 50.0, "upper end stop")
+    incline_rate_pct_per_s: float = param(0.6, 0.0, 20.0, "lift speed")
     incline_deadband_pct: float = param(0.05, 0.0, 2.0, "lift stops within this of target")
-    incline_sensor_offset_pct: float = param(0.0, -10.0, 10.0, "sensor calibration error")
-    incline_sensor_step_pct: float = param(0.1, 0.0, 2.0, "sensor resolution (FTMS: 0.1 %)")
+    incline_sensor_offset_pct: float = param(0.0, -10.0, 10.0, "sensor calibration error",
+                                              "[M] 0: a calibrated sensor")
+    incline_sensor_step_pct: float = param(0.1, 0.0, 2.0, "sensor resolution")
 
     def __post_init__(self) -> None:
         validate(self)

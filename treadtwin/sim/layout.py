@@ -77,6 +77,8 @@ STATE_DTYPE = np.dtype(
         ("board_next_latch_s", "f8"),
         ("board_enabled", "i8"),
         ("board_stopping", "i8"),
+        ("stop_phase", "i8"),  # safety stop: 0 none, 1 controlled ramp, 2 power removed
+        ("stop_started_s", "f8"),  # when the safety stop latched
         ("latched_faults", "i8"),
         # tach and sensors
         ("tach_phase_m", "f8"),
@@ -129,6 +131,7 @@ INPUT_DTYPE = np.dtype(
         ("walker_vo2_ml_kg_min", "f8"),  # metabolic rate, for the trace
         ("walker_balance_error_m", "f8"),  # extrapolated centre of mass off its base, for the trace
         ("lanyard_reach_m", "f8"),  # walker position at which the key pulls out; NaN: no lanyard
+        ("walker_front_limit_m", "f8"),  # nearest the walker's centre of mass comes to the front
         ("walker_push_n", "f8"),  # push on a belt without a motor, at standstill
         ("walker_push_speed_mps", "f8"),  # belt speed at which that push falls to zero
     ]

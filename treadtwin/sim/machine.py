@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..controllers.units import mps_to_mph
@@ -11,8 +14,13 @@ from .brake import BrakeParams
 from .drive import DriveParams
 from .incline import InclineParams
 from .motor import MotorParams
-from .params import ParameterError
+from .params import ParameterError, default_tag
+from .provenance import NOT_USED_TAG, tag_code
 from .sensors import SensorParams
+
+#: The machine's parts, by the attribute and the ``[machine.<part>]`` table name.
+PART_NAMES = ("motor", "belt", "drive", "brake", "incline", "sensors")
+STANDARD_GRAVITY_MPS2 = 9.80665
 
 
 class MachineKind(enum.Enum):
@@ -45,6 +53,12 @@ class Machine:
     has_distance_sensor: bool = False
     has_force_deck: bool = False
     sources: tuple[str, ...] = ()
+    #: The heaviest user the maker rates the machine for (0: not a figure this machine has).
+    rated_user_mass_kg: float = 0.0
+    #: Tags for the values this machine states, keyed ``"part.field"`` (see provenance.py).
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: Parts this machine does not have: their parameters are tagged not used.
+    unused_parts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         motorized = self.motor.motorized
@@ -58,6 +72,66 @@ class Machine:
                 f"machine {self.name!r}: a bidirectional belt needs a 4-quadrant drive,"
                 f" got quadrants = {self.drive.quadrants}"
             )
+
+        for key, tag in self.tags.items():
+            part_name, _, name = key.partition(".")
+            part = getattr(self, part_name, None) if part_name in PART_NAMES else None
+            if part is None or name not in {f.name for f in dataclasses.fields(part)}:
+                raise ParameterError(f"machine {self.name!r}: tag for unknown parameter {key!r}")
+            tag_code(tag)
+
+    def tag(self, part_name: str, name: str) -> str:
+        """Where this machine's value of ``part.name`` comes from."""
+        own = self.tags.get(f"{part_name}.{name}")
+        if own is not None:
+            return own
+        if part_name in self.unused_parts:
+            return NOT_USED_TAG
+        return default_tag(type(getattr(self, part_name)), name)
+
+    def parameters(self) -> Iterator[tuple[str, str, float, str]]:
+        """(part, name, value, tag) for every declared parameter, in declaration order."""
+        for part_name in PART_NAMES:
+            part = getattr(self, part_name)
+            for f in dataclasses.fields(part):
+                if "range" in f.metadata:
+                    yield part_name, f.name, getattr(part, f.name), self.tag(part_name, f.name)
+
+    def coast_decel_mps2(self, user_mass_kg: float, speed_mps: float) -> float:
+        """How fast the belt slows with the drive's power off and the armature open.
+
+        Force balance at the belt surface: the drag of the drive side and the deck
+        (empty drag, the user's weight times the deck friction coefficient, the viscous
+        terms at this speed) over the equivalent mass of everything that turns. This is
+        the whole stop of a machine that can only coast.
+        """
+        b = self.belt
+        drag_n = (b.drive_coulomb_n + b.deck_drag_empty_n
+                  + b.deck_friction_coeff * user_mass_kg * STANDARD_GRAVITY_MPS2
+                  + (b.drive_viscous_n_per_mps + b.deck_viscous_n_per_mps) * speed_mps)
+        return drag_n / (b.drive_side_mass_kg(self.motor) + b.belt_side_mass_kg)
+
+    @property
+    def stop_kind(self) -> str:
+        """How a key pull or the stop button stops the belt: controlled, brake or coast."""
+        d = self.drive
+        if d.stop_decel_mps2 > 0.0 and d.quadrants >= 2:
+            return "controlled"
+        return "brake" if math.isfinite(d.stop_brake_resistance_ohm) else "coast"
+
+    def stop_statement(self, speed_mps: float = 1.34) -> str:
+        """What this machine states about its stop, in one line."""
+        d = self.drive
+        if self.stop_kind == "controlled":
+            return (f"controlled stop (IEC 60204-1 category 1) at {d.stop_decel_mps2:g} m/s^2,"
+                    f" power removed when stopped or after {d.stop_power_off_s:g} s")
+        if self.stop_kind == "brake":
+            return (f"power cut, armature shorted through {d.stop_brake_resistance_ohm:g} ohm"
+                    " (the deceleration grows with speed)")
+        rated = self.rated_user_mass_kg
+        return (f"power cut, the belt coasts: {self.coast_decel_mps2(0.0, speed_mps):.2f} m/s^2"
+                f" empty, {self.coast_decel_mps2(rated, speed_mps):.2f} m/s^2 with {rated:g} kg"
+                f" at {speed_mps:g} m/s")
 
     @property
     def motorized(self) -> bool:

@@ -31,22 +31,24 @@ RESISTANCE_REFERENCE_TEMP_C = 20.0
 class MotorParams:
     """PMDC motor and its flywheel. A torque constant of 0 means no motor (manual machine)."""
 
-    armature_resistance_ohm: float = param(1.5, 0.05, 50.0, "armature resistance at 20 C [U]")
-    armature_inductance_h: float = param(0.010, 1e-4, 0.5, "armature inductance [U]")
+    armature_resistance_ohm: float = param(1.5, 0.05, 50.0, "armature resistance at 20 C")
+    armature_inductance_h: float = param(0.010, 1e-4, 0.5, "armature inductance")
     torque_constant_nm_per_a: float = param(
-        0.25, 0.0, 3.0, "Kt = Ke in N m/A = V s/rad; 0 for no motor [U]"
+        0.25, 0.0, 3.0, "Kt = Ke in N m/A = V s/rad; 0 for no motor"
     )
-    motor_inertia_kgm2: float = param(0.0015, 0.0, 0.1, "rotor inertia [U]")
-    flywheel_inertia_kgm2: float = param(0.008, 0.0, 1.0, "flywheel on the motor shaft [U]")
-    pulley_ratio: float = param(3.5, 1.0, 20.0, "motor turns per drive-roller turn [U]")
+    motor_inertia_kgm2: float = param(0.0015, 0.0, 0.1, "rotor inertia")
+    flywheel_inertia_kgm2: float = param(0.008, 0.0, 1.0, "flywheel on the motor shaft")
+    pulley_ratio: float = param(3.5, 1.0, 20.0, "motor turns per drive-roller turn")
     thermal_resistance_k_per_w: float = param(
-        0.4, 0.01, 10.0, "winding-to-ambient thermal resistance [U]"
+        0.4, 0.01, 10.0, "winding-to-ambient thermal resistance"
     )
     thermal_time_constant_s: float = param(900.0, 10.0, 20000.0,
-                                           "winding thermal time constant [U]")
-    ambient_temp_c: float = param(25.0, -20.0, 60.0, "ambient temperature")
+                                           "winding thermal time constant")
+    ambient_temp_c: float = param(25.0, -20.0, 60.0, "ambient temperature",
+                                  "[M] a condition of the run")
     winding_trip_temp_c: float = param(
-        130.0, 60.0, 200.0, "thermal cut-out (insulation class B is 130 C)"
+        130.0, 60.0, 200.0, "thermal cut-out",
+        "[C] insulation class B limit, 130 C (IEC 60085)"
     )
 
     def __post_init__(self) -> None:

@@ -22,9 +22,18 @@ class ParameterError(ValueError):
     """A plant parameter is outside its documented range."""
 
 
-def param(default: float, lo: float, hi: float, doc: str) -> Any:
-    """Declare a numeric parameter with its allowed closed range and a one-line doc."""
-    return dataclasses.field(default=default, metadata={"range": (lo, hi), "doc": doc})
+#: The provenance of a declared default: what the twin assumes when a machine says nothing.
+DEFAULT_TAG = "[U] the twin's placeholder"
+
+
+def param(default: float, lo: float, hi: float, doc: str, tag: str = DEFAULT_TAG) -> Any:
+    """Declare a numeric parameter: its default, closed range, one-line doc and the default's tag.
+
+    The tag says where the *default* comes from (see :mod:`.provenance`); a
+    machine that sets its own value gives its own tag.
+    """
+    return dataclasses.field(default=default,
+                             metadata={"range": (lo, hi), "doc": doc, "tag": tag})
 
 
 def validate(part: Any) -> None:
@@ -51,6 +60,11 @@ def validate(part: Any) -> None:
 def numeric_fields(part_type: type) -> list[str]:
     """Names of the range-declared (numeric) fields of a part type."""
     return [f.name for f in dataclasses.fields(part_type) if "range" in f.metadata]
+
+
+def default_tag(part_type: type, name: str) -> str:
+    """The tag of a declared parameter's default."""
+    return next(f.metadata["tag"] for f in dataclasses.fields(part_type) if f.name == name)
 
 
 def describe(part_type: type) -> list[tuple[str, float, float, float, str]]:

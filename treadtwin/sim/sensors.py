@@ -29,11 +29,12 @@ class SensorParams:
     """Board-side sensing."""
 
     tach_pulses_per_roller_turn: float = param(
-        1.0, 1.0, 10000.0, "1 for a reed switch [C, 2.2]; an encoder's line count otherwise"
+        1.0, 1.0, 10000.0,
+        "pulses per drive-roller turn: 1 for a reed switch, an encoder's count otherwise",
     )
     tach_timeout_s: float = param(3.0, 0.01, 30.0, "no pulse for this long reads as stopped")
-    current_filter_tau_s: float = param(0.005, 0.0, 1.0, "current-sense filter time constant [U]")
-    current_step_a: float = param(0.05, 0.0, 2.0, "current ADC quantum (10 bit over 50 A) [U]")
+    current_filter_tau_s: float = param(0.005, 0.0, 1.0, "current-sense filter time constant")
+    current_step_a: float = param(0.05, 0.0, 2.0, "current ADC quantum")
 
     def __post_init__(self) -> None:
         validate(self)

@@ -48,6 +48,11 @@ MODE_RESISTANCE = 1
 MODE_STOP = 2
 
 HARD_STOPS = KEY_OUT | STOP_BUTTON | OVERCURRENT | OVERVOLTAGE | OVERTEMP
+SAFETY_STOPS = KEY_OUT | STOP_BUTTON  # the user's stops; the rest are the drive's own trips
+DRIVE_TRIPS = OVERCURRENT | OVERVOLTAGE | OVERTEMP
+STOP_NONE = 0
+STOP_RAMPING = 1  # a controlled (category 1) stop: the drive brakes the belt at its rate
+STOP_POWER_OFF = 2  # the drive's power is removed
 OVERTEMP_RESET_MARGIN_C = 10.0  # a thermal trip may be reset this far below the trip point
 
 _TINY_SPEED_MPS = 1e-9
@@ -204,11 +209,15 @@ def _board(s, p, u, h):
         s.board_enabled = 0
         return
     if s.latched_faults & HARD_STOPS:
+        if _controlled_stop(s, p, h):
+            s.board_enabled = 1
+            return
         s.board_enabled = 0
         s.board_target_mps = 0.0
         s.board_ref_mps = 0.0
         s.board_trim_v = 0.0
         return
+    s.stop_phase = STOP_NONE
 
     if s.t_s >= s.board_next_latch_s - 1e-12:
         s.board_next_latch_s = s.t_s + p.command_update_period_s
@@ -235,6 +244,37 @@ def _board(s, p, u, h):
 
 
 @nb.njit(cache=True)
+def _controlled_stop(s, p, h):
+    """Whether the drive still brakes the belt down under a latched stop (IEC 60204-1 cat. 1).
+
+    A key pull or the stop button on a drive that can brake (2 or 4 quadrants) with a
+    ``stop_decel_mps2`` ramps the reference to zero at that rate; power is removed once
+    the belt has stopped, or ``stop_power_off_s`` after the stop at the latest (the
+    hardware timer that does not rely on the drive's software). A drive trip, or a
+    machine without a controlled stop, removes power at once (category 0).
+    """
+    if s.stop_phase == STOP_POWER_OFF:
+        return False
+    controlled = (p.stop_decel_mps2 > 0.0 and p.quadrants >= 2
+                  and not (s.latched_faults & DRIVE_TRIPS)
+                  and (s.latched_faults & SAFETY_STOPS) != 0)
+    if not controlled:
+        s.stop_phase = STOP_POWER_OFF
+        return False
+    if s.stop_phase == STOP_NONE:
+        s.stop_phase = STOP_RAMPING
+        s.stop_started_s = s.t_s
+        s.board_target_mps = 0.0
+        s.board_stopping = 1
+    s.board_ref_mps = ramp_toward(s.board_ref_mps, 0.0, p.accel_mps2, p.stop_decel_mps2, h)
+    stopped = s.board_ref_mps == 0.0 and abs(s.drive_speed_mps) < p.stop_speed_threshold_mps
+    if stopped or s.t_s - s.stop_started_s >= p.stop_power_off_s - 1e-12:
+        s.stop_phase = STOP_POWER_OFF
+        return False
+    return True
+
+
+@nb.njit(cache=True)
 def _terminal(s, p, r_ohm, h):
     """Armature source voltage, extra series resistance and the allowed current sign.
 
@@ -250,8 +290,16 @@ def _terminal(s, p, r_ohm, h):
         tach_mps = tach_speed_estimate(s.t_s, s.tach_last_pulse_s, s.tach_previous_pulse_s,
                                        p.tach_belt_per_pulse_m, p.tach_timeout_s)
         direction = _sign(s.board_ref_mps)
+        if direction == 0.0:  # stopping: the error is the motion left, whichever way it goes
+            direction = _sign(s.drive_speed_mps)
         error = s.board_ref_mps - direction * tach_mps
-        want = k * s.board_ref_mps + p.ir_comp_ohm * i + s.board_trim_v
+        period = s.tach_last_pulse_s - s.tach_previous_pulse_s
+        # No valid reading, or one gone stale (no pulse for twice the last period: a
+        # stopping belt or a dead tach, the board cannot tell): nothing to close a loop on.
+        blind = tach_mps == 0.0 or not (s.t_s - s.tach_last_pulse_s < 2.0 * period)
+        # A servo's speed loop acts on a zero reading too: its encoder says "standstill".
+        want = (k * s.board_ref_mps + (p.ir_comp_ohm - p.current_feedback_ohm) * i
+                + s.board_trim_v + p.speed_gain_v_per_mps * error)
         limited = min(want, emf + r_ohm * p.current_limit_a)
         if p.quadrants >= 2:
             limited = max(limited, emf - r_ohm * p.current_limit_a)
@@ -262,11 +310,7 @@ def _terminal(s, p, r_ohm, h):
         # the back-EMF, no current) the belt coasts and slowing down is not the trim's job.
         diode_blocked = p.quadrants == 1 and want < emf and i <= 0.0
         saturated_down = (volts > want or diode_blocked) and error < 0.0
-        ramping = s.board_ref_mps != s.board_target_mps
-        # No valid reading, or one gone stale (no pulse for twice the last period: a
-        # stopping belt or a dead tach, the board cannot tell): nothing to trim on.
-        period = s.tach_last_pulse_s - s.tach_previous_pulse_s
-        blind = tach_mps == 0.0 or not (s.t_s - s.tach_last_pulse_s < 2.0 * period)
+        ramping = s.board_ref_mps != s.board_target_mps or s.stop_phase == STOP_RAMPING
         if not (saturated_up or saturated_down or ramping or blind):  # anti-windup
             trim = s.board_trim_v + p.tach_trim_gain_v_per_m * error * h
             s.board_trim_v = min(max(trim, -p.tach_trim_limit_v), p.tach_trim_limit_v)
@@ -314,8 +358,10 @@ def _walker_motion(s, p, u, int_vb, h):
     """The walker's place on the deck, and the lanyard pulling the key out."""
     if not u.walker_present:
         return
-    # The console stops a walker who walks faster than the belt.
-    s.walker_pos_m = max(s.walker_pos_m + int_vb - u.walker_speed_mps * h, 0.0)
+    # The console is a wall: a walker carried to it, or walking faster than the belt, is held
+    # there with the body against it (the centre of mass half a body's depth behind).
+    s.walker_pos_m = max(s.walker_pos_m + int_vb - u.walker_speed_mps * h,
+                         u.walker_front_limit_m)
     if s.walker_pos_m > u.lanyard_reach_m:  # False while the reach is NaN
         u.key_present = 0
 

@@ -193,12 +193,18 @@ class SimulatedTreadmill:
         u["walker_load_n"] = load_n
         self._sample = None
 
-    def place_walker(self, pos_m: float, lanyard_reach_m: float = math.nan) -> None:
-        """Put the walker's centre of mass on the deck, ``pos_m`` from the front."""
-        self._state[0]["walker_pos_m"] = pos_m
+    def place_walker(self, pos_m: float, lanyard_reach_m: float = math.nan,
+                     front_limit_m: float = 0.0) -> None:
+        """Put the walker's centre of mass on the deck, ``pos_m`` from the front.
+
+        ``front_limit_m`` is the nearest the centre of mass can come to the front: the
+        console stops the body there.
+        """
+        self._state[0]["walker_pos_m"] = max(pos_m, front_limit_m)
         u = self._inputs[0]
         u["walker_present"] = 1
         u["lanyard_reach_m"] = lanyard_reach_m
+        u["walker_front_limit_m"] = front_limit_m
         self._sample = None
 
     def set_walker_push(self, push_n: float, speed_mps: float) -> None:

@@ -99,6 +99,11 @@ MIN_STEP_BACK_M = 0.3
 TURN_AFTER_STILL_S = 3.0
 #: Between foot contacts a walker adjusts its speed to the belt this often [U].
 FOLLOW_PERIOD_S = 0.1
+#: The console stops the body, not the centre of mass: the centre stays half a torso's depth
+#: behind it. Adult chest depth is roughly 0.13-0.15 of stature [U], so half of it.
+CONSOLE_CLEARANCE_FRAC_OF_HEIGHT = 0.07
+#: Within this of the console the walker is touching it.
+_TOUCH_TOLERANCE_M = 0.005
 #: While standing the walker re-checks its balance this often.
 STANDING_CHECK_S = 0.1
 
@@ -158,12 +163,13 @@ class WalkerParams:
     position_gain_per_s: float = 0.5  # [U] how fast the walker returns to its place
     max_speed_change_mps2: float = 1.0  # [U] step-to-step change of walking speed
     # [U] a step adjustment larger than this is reported as a stumble. Calibrated, not
-    # measured: the largest balance error the recommended 0.5 mph increments give on the
-    # home preset's ramp is 0.38 m in the twin (seeds-guidance.md "Progression"), so the
-    # threshold sits just above it and those steps stay routine. A belt that starts under a
-    # standing person (Owings 2001, 0.89 m/s) then makes them stumble; the short 0.53-1.03
-    # m/s pulses of JNER 2021 do not (errors 0.1-0.38 m), because this layer weighs short
-    # pulses by the belt travel they cause: a known limit of the layer.
+    # measured: the largest balance error the 0.5 mph increments the backward-walking guides
+    # advise give on the home preset's ramp is 0.38 m in the twin, so the threshold sits just
+    # above it and those steps stay routine. A belt that starts under a standing person
+    # (Owings 2001, 0.89 m/s) makes those who react in 0.3 s or later stumble or fall, but a
+    # quick reaction takes it in a routine first step (Owings' subjects all stepped); the
+    # short 0.53-1.03 m/s pulses of JNER 2021 do not (errors 0.1-0.38 m), because this layer
+    # weighs short pulses by the belt travel they cause: known limits of the layer.
     normal_adjustment_m: float = 0.40
     max_forward_step_per_leg: float = 1.1  # [U] longest step forwards, in leg lengths
     max_backward_step_per_leg: float = 0.8  # [U] longest step backwards, in leg lengths
@@ -246,6 +252,7 @@ class Walker:
         self.record_period_s = record_period_s
         self.preferred_pos_m = params.preferred_position_frac * running_length_m
         self._turned = False  # has turned round during the current stop
+        self._at_console = False  # the body is against the console
         self._face(params.facing)
         self.state = WalkerState.ON_RAILS
         self.events: list[WalkerEvent] = []
@@ -262,6 +269,7 @@ class Walker:
         self._step_cache: dict = {}
         self._biped = None  # the layer-3 pybullet biped, when params.layer == "multibody"
         self._last_t_s = 0.0
+        self._balance_from_s = 0.0  # unexpected motion counts from here (the last correction)
         self._left_next = True
         self._step_m = 0.0
         self._holding = params.holds_handrails
@@ -329,6 +337,7 @@ class Walker:
         pos_m = treadmill.truth_walker_pos_m()
         if pos_m > self.running_length_m:
             return self._leave_over_rear(now_s, treadmill, pos_m)
+        self._check_console(now_s, pos_m)
         if self.state is WalkerState.FALLEN:
             return self._lie(now_s, treadmill)
         if now_s < self._next_contact_s - 1e-9 and now_s < self.params.step_off_at_s:
@@ -351,17 +360,33 @@ class Walker:
     def _lanyard_reach_m(self) -> float:
         return self.params.lanyard_reach_frac * self.running_length_m
 
+    @property
+    def console_clearance_m(self) -> float:
+        """Nearest the centre of mass comes to the front of the deck: the body is against
+        the console there."""
+        return CONSOLE_CLEARANCE_FRAC_OF_HEIGHT * self.params.height_m
+
+    def _check_console(self, now_s: float, pos_m: float) -> None:
+        touching = pos_m <= self.console_clearance_m + _TOUCH_TOLERANCE_M
+        if touching and not self._at_console:
+            what = "lying" if self.state is WalkerState.FALLEN else "on their feet"
+            self._event(now_s, "console_contact",
+                        f"the walker ({what}) is carried against the console, its centre of"
+                        f" mass {pos_m:.2f} m from the front of the deck")
+        self._at_console = touching
+
     def _event(self, t_s: float, kind: str, detail: str) -> None:
         self.events.append(WalkerEvent(t_s, kind, detail))
 
     def _step_on(self, now_s: float, treadmill) -> float:
         reach = self._lanyard_reach_m() if self.params.lanyard else math.nan
-        treadmill.place_walker(self.preferred_pos_m, reach)
+        treadmill.place_walker(self.preferred_pos_m, reach, self.console_clearance_m)
         belt = treadmill.truth_belt_speed_mps()
         self._eps_m = 0.0
         self._last_interval_s = 0.0
         self._speed_mps = belt  # steps on walking at the belt's speed
         self._last_t_s = now_s
+        self._balance_from_s = now_s
         self._last_travel_m = treadmill.truth_belt_travel_m()
         self.state = WalkerState.STANDING
         self._event(now_s, "step_on", f"the walker steps onto the belt moving at {belt:.2f} m/s")
@@ -401,7 +426,7 @@ class Walker:
         interval = now_s - self._last_t_s
         window_s = max(self._last_interval_s, STANDING_CHECK_S)  # one step, as felt
         self._last_interval_s = interval
-        eps, perceived = self._advance_balance(treadmill, self._last_t_s, now_s, window_s)
+        eps, perceived = self._advance_balance(treadmill, self._balance_from_s, now_s, window_s)
         expected_mps, ramp_mps2 = self._expected_now(treadmill, window_s)
         treadmill.set_walker_balance(eps)
 
@@ -423,10 +448,18 @@ class Walker:
             self._event(now_s, "stumble",
                         f"a recovery step of {abs(correction):.2f} m for a balance error of"
                         f" {abs(perceived):.2f} m")
-        else:
-            correction = perceived
+        elif walking or self.state is not WalkerState.STANDING:
+            correction = perceived  # this step's foot placement takes it up
             self.state = WalkerState.WALKING if walking else WalkerState.STANDING
-        self._eps_m = eps - correction
+        else:
+            # Standing, nothing but the ankles to balance with: an error beyond them is not
+            # taken up until the walker steps, so it is judged again, over all the motion
+            # since the last step, until walking starts (a routine first step) or it needs a
+            # recovery step (a stumble).
+            correction = None
+        if correction is not None:
+            self._eps_m = eps - correction
+            self._balance_from_s = now_s
 
         target = self._target_speed(expected_mps, ramp_mps2, interval, pos_m)
         cap = 0.995 * self.walk_run_mps
