@@ -16,8 +16,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..sim.engine import ClockMode
+from ..sim.machine import PART_NAMES
 from ..sim.params import describe
 from ..sim.presets import PRESETS, preset
+from ..sim.provenance import legend_lines
 from .criteria import describe_result
 from .schema import ScenarioError, load_scenario
 
@@ -323,14 +325,22 @@ def _cmd_presets(args: argparse.Namespace) -> int:
         print(f"treadtwin presets: {exc.args[0]}", file=sys.stderr)
         return EXIT_INVALID
     print(f"{machine.name}: {machine.description}")
-    for part_name in ("motor", "belt", "drive", "brake", "incline", "sensors"):
+    if machine.rated_user_mass_kg:
+        print(f"rated user: {machine.rated_user_mass_kg:g} kg")
+    if machine.motorized:
+        print(f"stop: {machine.stop_statement()}")
+    for part_name in PART_NAMES:
         part = getattr(machine, part_name)
         print(f"[machine.{part_name}]")
         for name, _default, lo, hi, doc in describe(type(part)):
-            print(f"  {name:28s} = {getattr(part, name)!s:>12}   ({lo:g}..{hi:g}) {doc}")
+            print(f"  {name:28s} = {getattr(part, name):<12.6g} ({lo:g}..{hi:g}) {doc}")
+            print(f"  {'':28s}   {machine.tag(part_name, name)}")
     print("sources:")
     for source in machine.sources:
         print(f"  - {source}")
+    print("tags:")
+    for line in legend_lines():
+        print(f"  {line}")
     return EXIT_PASS
 
 

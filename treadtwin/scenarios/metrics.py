@@ -6,6 +6,7 @@ that need a walker are ``None`` when the belt is empty.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,56 @@ def stop_time_s(trace: np.ndarray, events: Sequence[Event]) -> float | None:
             return None  # never stopped within the run
         return float(t[start + stopped[0]] - event.t_s)
     return None
+
+
+def stop_decel_mps2(trace: np.ndarray, events: Sequence[Event]) -> float | None:
+    """Mean deceleration of the first stop (as :func:`stop_time_s` finds it), from 90 % to
+    10 % of the speed it began at: the figure a machine states for its stop."""
+    t = trace["t_s"]
+    speed = np.abs(trace["belt_speed_mps"])
+    for event in events:
+        if event.kind not in STOP_TRIGGERS:
+            continue
+        start = int(np.searchsorted(t, event.t_s))
+        if start >= len(t) or speed[start] < STOPPED_BELOW_MPS:
+            continue
+        return mean_decel_between(t[start:], speed[start:], 0.9, 0.1)
+    return None
+
+
+def mean_decel_between(t_s: np.ndarray, speed_mps: np.ndarray, hi_frac: float,
+                       lo_frac: float) -> float | None:
+    """Mean deceleration while a slowing belt falls from ``hi_frac`` to ``lo_frac`` of its
+    first speed (None when it never gets that low)."""
+    v0 = float(speed_mps[0])
+    below_hi = np.flatnonzero(speed_mps < hi_frac * v0)
+    below_lo = np.flatnonzero(speed_mps < lo_frac * v0)
+    if len(below_lo) == 0 or len(below_hi) == 0:
+        return None
+    span_s = float(t_s[below_lo[0]] - t_s[below_hi[0]])
+    return (hi_frac - lo_frac) * v0 / span_s if span_s > 0 else None
+
+
+def step_response(t_s: np.ndarray, speed_mps: np.ndarray, at_s: float, from_mps: float,
+                  to_mps: float) -> tuple[float, float]:
+    """Overshoot (fraction of the step) and damping ratio of a speed step made at ``at_s``.
+
+    The damping ratio is that of the second-order response with the same ringing: from
+    the logarithmic decrement of the first two overshoot peaks above 0.2 % of the step,
+    from the overshoot alone when there is one peak, ``inf`` when there is none (at
+    least critically damped)."""
+    after = t_s > at_s
+    deviation = (speed_mps[after] - to_mps) / (to_mps - from_mps)
+    overshoot = max(0.0, float(deviation.max()))
+    peaks = [i for i in range(1, len(deviation) - 1)
+             if deviation[i - 1] < deviation[i] >= deviation[i + 1] and deviation[i] > 0.002]
+    if overshoot <= 0.002:
+        return overshoot, math.inf
+    if len(peaks) < 2:
+        decrement = 2.0 * -math.log(overshoot)  # one overshoot: half a period of decay
+    else:
+        decrement = math.log(deviation[peaks[0]] / deviation[peaks[1]])
+    return overshoot, decrement / math.sqrt(4.0 * math.pi**2 + decrement**2)
 
 
 def peak_decel_mps2(trace: np.ndarray) -> float:
@@ -152,6 +203,7 @@ def compute_metrics(trace: np.ndarray, events: Sequence[Event], walker_mass_kg: 
         "max_belt_speed_mps": float(np.max(np.abs(trace["belt_speed_mps"]))),
         "mean_abs_speed_error_mps": mean_abs_speed_error_mps(trace),
         "stop_time_s": stop_time_s(trace, events),
+        "stop_decel_mps2": stop_decel_mps2(trace, events),
         "peak_decel_mps2": peak_decel_mps2(trace),
         "distance_m": float(np.sum(np.abs(np.diff(trace["belt_travel_m"])))),
         "max_motor_current_a": float(np.max(np.abs(trace["motor_current_a"]))),

@@ -39,6 +39,7 @@ from ..sim.faults import FaultKind, FaultSpec
 from ..sim.machine import CapabilityError, Machine
 from ..sim.params import ParameterError
 from ..sim.presets import PRESETS, preset
+from ..sim.provenance import FILE_TAG
 from ..sim.walker.balance import WALKER_LAYERS, WalkerParams
 from ..sim.walker.gait import HEIGHT_RANGE_M, MASS_RANGE_KG, Facing, GaitParams
 
@@ -536,8 +537,9 @@ def _machine(reader: _Reader) -> Machine:
         allowed = [f.name for f in fields(part) if "range" in f.metadata]
         overrides.only(allowed)
         values = {key: overrides.number(key) for key in overrides.table}
+        tags = {**machine.tags, **{f"{part_name}.{key}": FILE_TAG for key in values}}
         try:
-            machine = replace(machine, **{part_name: replace(part, **values)})
+            machine = replace(machine, **{part_name: replace(part, **values)}, tags=tags)
         except ParameterError as exc:
             bad = next((k for k in values if f".{k} " in str(exc)), part_name)
             raise overrides.fail(bad, values.get(bad, "<table>"), str(exc)) from None
