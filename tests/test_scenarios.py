@@ -101,7 +101,7 @@ def test_manual_machine_refuses_a_speed_setpoint():
 
 def test_fifteen_degrees_is_refused_on_a_consumer_machine():
     # One user reports 15 degrees at 3.4 mph: 26.8 %, beyond a 0-15 % machine
-    # (reference/seeds-guidance.md): refused, not clipped.
+    # (the backward-walking guides): refused, not clipped.
     text = BASE + "\n[[program]]\nat_s = 1\nspeed_kmh = 5.5\nincline_pct = 26.8\n"
     with pytest.raises(ScenarioError, match="incline_pct = 26.8: incline 26.8 % is outside"):
         parse_scenario(text, "x.toml")

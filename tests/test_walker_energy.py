@@ -1,4 +1,4 @@
-"""Walker energy model against reference/walker-biomechanics.md, section 3 and 5.
+"""Walker energy model against its published sources (docs/references.md).
 
 Expected values are the sheet's published or [D] numbers, written out here.
 """

@@ -1,4 +1,4 @@
-"""Gait pattern layer against reference/walker-biomechanics.md and physics.
+"""Gait pattern layer against its published sources (docs/references.md) and physics.
 
 Section numbers refer to that sheet. Expected numbers are written out here
 (from the sheet or from hand arithmetic), never recomputed with the code

@@ -2,7 +2,7 @@
 
 A walker who pushes a switched-off motorized treadmill ("deadmill") back-drives
 its motor, which then regenerates into a board not built for it
-(reference/seeds-guidance.md, "Kinds of treadmill"). Emulation keeps the
+(the kinds of treadmill in the backward-walking guides, docs/references.md). Emulation keeps the
 drive in control: the controller decides the belt speed from what the walker
 does, and the drive makes it, braking (and dumping into its brake resistor)
 where the emulated machine would absorb the walker's work. Each controller
@@ -32,8 +32,8 @@ mass the controller integrates, ``m_add = M - m_r``:
 
 ``LP`` is a first-order low-pass of ``force_filter_s`` (0.5 s, about a
 step [U]): it takes out most of the foot-strike ripple (the fore-aft force
-swings by about +-0.2 body weights within each step, walker-biomechanics.md
-2.1 [M]), so the belt follows the stride-average push within the
+swings by about +-0.2 body weights within each step, Winter [M]; see
+docs/references.md), so the belt follows the stride-average push within the
 acceleration limits (0.5 m/s^2 both ways, the supervisor's default; a
 symmetric limit clips what ripple is left evenly, and still biases the
 walker's stride-average force by +2 to +3 % on the twin). ``M`` cannot be
@@ -75,7 +75,7 @@ board engaged; a zero would idle it and leave the belt free).
 
 :class:`SledEmulator` is the same law with the backward sled's numbers on the
 sled's fixed grade: the walker faces the rear, the deck is raised to 8
-degrees (seeds-guidance.md [C]) and the belt moves towards the rear (the
+degrees (the backward-walking guides [C]) and the belt moves towards the rear (the
 rear of the walker's travel, which is towards the console) only while the
 walker's push beats the pad brake. The belt is held until the lift has
 reached the grade. The walker's weight along the deck (``W sin(theta)``) is
@@ -86,7 +86,7 @@ Curved: acceleration follows the walker's position
 --------------------------------------------------
 On a curved treadmill the walker's weight on the rising front of the curve
 drives the belt: a walker further forward, on steeper slats, speeds it up;
-one who drops back slows it (seeds-guidance.md: "speed emerges from foot
+one who drops back slows it (the guides: "speed emerges from foot
 position" [C]). :class:`CurvedEmulator` does the same with a virtual curve
 read by the distance sensor at the console:
 
@@ -133,7 +133,7 @@ MOVING_ABOVE_MPS = 0.0
 ADMITTANCE_GAIN_MARGIN = 2.0
 #: Phase margin demanded of the curved loop, degrees [U].
 CURVED_PHASE_MARGIN_DEG = 30.0
-#: The backward sled's deck: 8 degrees (seeds-guidance.md [C]) as a grade.
+#: The backward sled's deck: 8 degrees (the backward-walking guides [C]) as a grade.
 SLED_GRADE_PCT = 100.0 * math.tan(math.radians(8.0))
 #: The sled's belt stays held until the lift is this close to the grade.
 SLED_GRADE_TOLERANCE_PCT = 0.5
@@ -254,7 +254,7 @@ class SledEmulationParams:
     friction 0.2 of the load, 40 N/(m/s) eddy and 250 N pad brake at full
     resistance, all [U] there). Its belt is 14 kg at the surface, less than
     the instrumented drive's own 16 kg, so the default mass is 30 kg [U].
-    The speed cap is the backward-walking 2.5 mph (seeds-guidance.md [C]).
+    The speed cap is the backward-walking 2.5 mph (the backward-walking guides [C]).
     """
 
     drive: DriveModel

@@ -1,7 +1,7 @@
 """Belt speed from a reed-switch tach: measured at pulses, carried by a model in between.
 
 A reed switch gives one pulse per drive-roller turn, about 0.251 m of belt
-(reference/standards-hardware.md 2.2). At 0.5 mph (0.224 m/s) that is one
+(ESP32_TTGO_FTMS README; docs/references.md). At 0.5 mph (0.224 m/s) that is one
 pulse every 1.12 s, so a pulse-period estimate is both sparse and late.
 
 Method (:class:`TachSpeedEstimator`):

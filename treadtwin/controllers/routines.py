@@ -3,7 +3,7 @@
 Each routine returns the :class:`~.program.Setpoint` list a
 :class:`~.program.ProgramController` plays; a scenario names one in its
 ``[routine]`` table, or writes the same rows out as ``[[program]]``. The
-numbers are those of reference/seeds-guidance.md:
+numbers are those of the backward-walking guides (docs/references.md):
 
 - start the belt at the lowest speed, 0.5-1.0 mph, before stepping on;
 - raise speed in steps of about 0.5 mph, one to two minutes each;
@@ -23,7 +23,7 @@ from .program import Setpoint
 from .units import mph_to_mps
 from .validation import check_range
 
-#: Start and step speeds of the source articles (seeds-guidance.md).
+#: Start and step speeds of the source articles (docs/references.md).
 START_MPH = 0.5
 STEP_MPH = 0.5
 

@@ -2,8 +2,8 @@
 
 The walker's place on the deck comes from a distance sensor at the console
 (``Telemetry.walker_distance_m``), as on the self-paced research treadmills
-(reference/software-anchors.md 3.1; the Bertec loop reads its sensors at
-1000 Hz and sends speed at 100 Hz, standards-hardware.md 2.4). The
+(smsong/self-paced-treadmill; the Bertec loop reads its sensors at
+1000 Hz and sends speed at 100 Hz, docs/references.md). The
 controller estimates the walker's own speed relative to the belt,
 ``u = v_belt - dp/dt``, from the measured belt speed and the filtered rate
 of change of the position, and commands

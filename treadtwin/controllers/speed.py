@@ -1,6 +1,6 @@
 """Belt speed control: an outer loop that makes the measured belt speed match the target.
 
-Consumer boards (MC-2100 class, reference/standards-hardware.md 2.3) close
+Consumer boards (MC-2100 class; docs/references.md) close
 their own loop on the tach, but their 8-bit PWM command quantises speed to
 about 0.025 m/s and their loop leaves an offset under load. Drives without
 an internal loop droop with load. :class:`SpeedController` sits in front of

@@ -19,7 +19,7 @@ Two kinds of intervention:
   latched stop brings the belt down at the stop deceleration and cuts the
   lift, and holds until the cause is gone *and* a command carries
   ``reset`` (EN 957-6: the circuit "cannot be restored until the actuator
-  is manually reset", reference/standards-hardware.md 1.2).
+  is manually reset", EN 957-6; docs/references.md).
 
 When several stops trip in the same tick, they are checked in the order of
 :data:`STOP_ORDER` (hardware first, then the link, then sensors, then the
@@ -65,22 +65,22 @@ _DRIVE_TRIPS = int(Fault.OVERCURRENT | Fault.OVERVOLTAGE | Fault.OVERTEMP)
 class SupervisorLimits:
     """What the supervisor allows. Speeds in m/s, accelerations in m/s^2."""
 
-    # Start the belt slowly: 0.5-1.0 mph (seeds-guidance.md "Starting safely" [C]);
-    # no standard value was found (standards-hardware.md 1.3).
+    # Start the belt slowly: 0.5-1.0 mph (the backward-walking guides, docs/references.md [C]);
+    # no standard value was found (docs/references.md, Standards).
     start_speed_max_mps: float = mph_to_mps(1.0)
     moving_above_mps: float = 0.1  # the belt counts as running above this
-    accel_max_mps2: float = 0.5  # [U] consumer ramps are 0.3-1 m/s^2 (standards-hardware.md 5)
-    # [U] normal slowing: inside the consumer range of 0.3-1 m/s^2 (standards-hardware.md 5).
+    accel_max_mps2: float = 0.5  # [U] consumer boards ramp slowly (MC-2100); 0.3-1 m/s^2 assumed
+    # [U] normal slowing: inside the 0.3-1 m/s^2 assumed for consumer boards.
     # On the twin, stopping from 1-2 mph at 0.7-1.0 m/s^2 makes the default walker fall;
     # at 0.5 it does not (tests/test_supervisor.py).
     decel_max_mps2: float = 0.5
     stop_decel_mps2: float = 1.5  # [U] latched stops come down at this rate
     incline_rate_max_pct_per_s: float = 1.0  # [U]
     # Backward walking: most people manage 2 mph; even experienced users rarely exceed
-    # 2.5-3 mph (seeds-guidance.md "Progression" [C]).
+    # 2.5-3 mph (the backward-walking guides, docs/references.md [C]).
     backward: bool = False
     backward_speed_max_mps: float = mph_to_mps(2.5)
-    beginner: bool = False  # no speed and incline increase together (seeds-guidance.md)
+    beginner: bool = False  # no speed and incline increase together (the backward-walking guides)
     watchdog_timeout_s: float = 0.5  # [U] telemetry older than this stops the belt
     # Tach plausibility: current flowing at a commanded speed but no new tach pulse for
     # tach_silence_pulses pulse gaps at the machine's lowest running speed (not less than

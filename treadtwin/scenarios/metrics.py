@@ -17,7 +17,7 @@ from ..sim.walker.balance import WalkerState
 
 UPRIGHT = (WalkerState.STANDING, WalkerState.WALKING, WalkerState.STUMBLING)
 DOWN = (WalkerState.FALLEN, WalkerState.OFF_REAR)
-#: kcal per litre of oxygen (Compendium, walker-biomechanics.md 3.1 [C]).
+#: kcal per litre of oxygen (Compendium of Physical Activities [C]).
 KCAL_PER_LITRE_O2 = 5.0
 
 #: Fault and stop events that start a stop-time measurement.

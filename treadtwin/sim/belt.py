@@ -13,7 +13,7 @@ the two sides move apart until their speeds meet again.
 
 Deck friction grows with the walker's vertical load: ``mu_deck * N`` on top
 of the empty-belt drag. The reference gives no measured coefficient
-(reference/standards-hardware.md 2.2, [U] placeholder 0.1-0.3), so it is a
+(Willwacher 2021 confirms only that it grows with load; 0.1-0.3 assumed [U]), so it is a
 parameter. The belt is a closed loop, so gravity along an inclined deck
 does no net work on it; gravity acts on the walker.
 """

@@ -1,7 +1,7 @@
 """The motor board: command input, speed ramp, speed loop, converter and DC bus.
 
-Modelled on the ICON MC-2100 class of consumer boards
-(reference/standards-hardware.md 2.3): the console sends a 20 Hz PWM speed
+Modelled on the ICON MC-2100 class of consumer boards (Sons of Invention,
+curiouspiano, allaboutcircuits; docs/references.md): the console sends a 20 Hz PWM speed
 command whose duty is capped at 85 %, so the board sees a new, quantised
 target every 50 ms; the board ramps slowly to it ("normal in the treadmill
 industry") and closes its own loop on the reed-switch tach. The loop here is
@@ -21,8 +21,16 @@ The converter is an averaged chopper fed from a rectified-mains DC bus:
 
 Regenerated energy raises the bus; a brake chopper dumps it into a resistor
 above its threshold, and without one the board trips on over-voltage.
-Disabled (key out, trip, stop), the armature is open, or shorted through a
-dynamic-brake resistor when the board has one.
+A key pull or the stop button on a drive that can brake and states a
+``stop_decel_mps2`` is a controlled stop (IEC 60204-1 category 1): the drive
+ramps the belt down at that rate and then removes power, at the latest
+``stop_power_off_s`` after the stop. Otherwise, and on any drive trip, power
+goes at once (category 0). Without power the armature is open (the belt
+coasts), or shorted through a dynamic-brake resistor when the board has one.
+
+A servo drive (the instrumented preset) closes a proportional speed loop on
+its encoder (``speed_gain_v_per_mps``) and damps the armature with current
+feedback (``current_feedback_ohm``); its tach trim is the loop's integral.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The lift moves at a fixed rate toward its target and stops at its end
 stops. The published standards limit incline speed in the crush zone to
-under 1 degree per second (reference/standards-hardware.md 1.3); consumer
+under 1 degree per second (EN 957-6 as summarised, docs/references.md); consumer
 lifts are slower, and the rate here is an assumption [U]. Presets with a
 negative lower end stop can decline.
 

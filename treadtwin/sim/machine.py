@@ -24,7 +24,7 @@ STANDARD_GRAVITY_MPS2 = 9.80665
 
 
 class MachineKind(enum.Enum):
-    """The kinds of treadmill in the source articles (reference/seeds-guidance.md)."""
+    """The kinds of treadmill in the source articles (docs/references.md)."""
 
     MOTORIZED = "motorized"
     MANUAL = "manual"

@@ -6,7 +6,7 @@ motor is a force ``k_belt * i`` with ``k_belt = Kt * pulley_ratio /
 roller_radius`` in N/A (equal to the back-EMF constant in V per m/s).
 
 Numbers for consumer treadmill motors are not published (see
-reference/standards-hardware.md 2.1, marked [U]): the defaults are the
+docs/references.md, marked [U]): the defaults are the
 reference's engineering placeholders (Ke 0.15-0.3 V s/rad, Ra 1-3 ohm,
 La 5-20 mH) and must be measured on a real motor (locked-rotor R and L,
 back-EMF against rpm); calibration from logs does exactly that.

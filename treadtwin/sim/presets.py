@@ -104,8 +104,8 @@ def _home_motorized() -> Machine:
         rated_user_mass_kg=round(lb_to_kg(HOME_RATED_LB)),
         tags={
             "motor.flywheel_inertia_kgm2": (
-                "[U] a 70 kg walker at 1.2 m/s dips the belt a few percent per foot strike,"
-                " within the 1-5 % reported for consumer machines (Willwacher 2021)"),
+                "[U] a 70 kg walker at 1.2 m/s dips the belt a few percent per foot strike;"
+                " Willwacher 2021 measured more than 5 % in running on most machines"),
             "belt.belt_slack_tension_n": (
                 "[U] enough grip (capstan) to carry the rated user without roller slip"),
             "drive.ir_comp_ohm": "[U] the IR-comp trimmer, set below the armature resistance",

@@ -1,7 +1,7 @@
 """Sensors as a treadmill board has them: reed-switch tach, current, incline.
 
 The tach is one reed-switch pulse per drive-roller turn, about 0.25 m of
-belt (reference/standards-hardware.md 2.2: 90.4 ms per pulse at 10 km/h on
+belt (ESP32_TTGO_FTMS README: 90.4 ms per pulse at 10 km/h on
 a Taurus 9.5). It sees the roller, not the belt, so a slipping belt looks
 like a moving one, and it cannot tell direction. Speed is estimated from the
 period between the last two pulses, capped by the time since the last pulse

@@ -74,7 +74,7 @@ from .gait import (
 from .perception import expected_at, unexpected_motion
 
 STANDARD_GRAVITY_MPS2 = 9.80665
-#: Resting metabolic rate, 1 MET (Compendium, walker-biomechanics.md 3.1 [C]).
+#: Resting metabolic rate, 1 MET (Compendium of Physical Activities [C]).
 REST_VO2_ML_KG_MIN = 3.5
 #: Muscle efficiency for pushing a non-motorised belt (typical 0.2-0.25 [M]).
 PUSH_EFFICIENCY = 0.25
@@ -214,7 +214,7 @@ class WalkerParams:
 
     @property
     def leg_length_m(self) -> float:
-        """Leg length from stature (0.53 x height, walker-biomechanics.md [M])."""
+        """Leg length from stature (0.53 x height, Winter [M])."""
         return leg_length_from_height_m(self.height_m)
 
     @property

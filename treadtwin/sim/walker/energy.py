@@ -1,7 +1,7 @@
 """Metabolic cost of the walker: VO2, METs and kcal, forwards and backwards.
 
 Numbers and labels ([C] confirmed, [M] memory/textbook, [D] derived or
-assumed) come from reference/walker-biomechanics.md, section 3.
+assumed) come from the sources in docs/references.md, "Walker biomechanics and energy".
 
 Which equation (:func:`metabolic_rate` picks; the choice is reported):
 

@@ -4,7 +4,7 @@ Pure functions and frozen dataclasses, no time stepping: given a belt speed,
 a facing and a grade, :func:`gait_at` returns the gait timing and
 :func:`foot_forces` the force each foot puts on the belt at any time.
 Numbers and their labels ([C] confirmed, [M] textbook/memory, [D] derived or
-assumed) come from reference/walker-biomechanics.md (below "ref. 1.3" etc.).
+assumed) come from the sources in docs/references.md, "Walker biomechanics and energy".
 
 Forward versus backward (the choice, and why)
     Laufer 2005 [C] compared the two directions at *self-selected* speeds:
@@ -126,7 +126,7 @@ def walks_backward(
     The walker always travels against the belt's top surface. On a normally
     running belt (top towards the rear) that is towards the console, so
     facing the rear means backward walking; on a reversed belt (downhill
-    training, seeds-guidance.md) facing the rear is forward walking.
+    training, the backward-walking guides) facing the rear is forward walking.
     """
     toward_rear = parse_facing(facing) is Facing.REAR
     return toward_rear == (_parse_belt(belt_direction) is BeltDirection.FORWARD)

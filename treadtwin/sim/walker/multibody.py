@@ -106,7 +106,7 @@ from .gait import (
 
 PHYSICS_DT_S = 1.0 / 240.0  # see the module docstring
 SOLVER_ITERATIONS = 50  # pybullet's default; fewer leave the contact impulses visibly unconverged
-BELT_FRICTION = 0.8  # [M] shoe on a rubber belt; walker-biomechanics.md 2.5: > 0.4
+BELT_FRICTION = 0.8  # [M] shoe on a rubber belt: it holds above 0.4 (docs/references.md)
 SOLE_STIFFNESS_N_PER_M = 1e6  # [D] per contact point (heel, toe): stiff, but not rigid
 SOLE_DAMPING_NS_PER_M = 1e4  # [D] about critical for the body on one sole point
 RECENTRE_M = 5.0  # deck travel before it is shifted back
