@@ -109,6 +109,9 @@ def _home_motorized() -> Machine:
             "belt.belt_slack_tension_n": (
                 "[U] enough grip (capstan) to carry the rated user without roller slip"),
             "drive.ir_comp_ohm": "[U] the IR-comp trimmer, set below the armature resistance",
+            "drive.decel_mps2": (
+                "[U] the board's ramp down; it cannot brake, so the belt slows no faster than"
+                " it coasts (Machine.coast_decel_mps2: 0.06 m/s^2 empty, 0.88 with 136 kg)"),
             "drive.speed_max_mps": "[S] 12 mph, the usual home console top speed (sportsrec)",
             "drive.speed_min_mps": "[S] 0.5 mph, the usual home console lowest speed (sportsrec)",
             "drive.command_update_period_s": "[C] 20 Hz PWM command (Sons of Invention, MC-2100)",
