@@ -80,6 +80,7 @@ def lockstep_runs():
         finally:
             host.close()
         twin = judge(scenario, emulator.join())
+        twin.extra["board_counts"] = emulator.board.counts
     return scenario, in_process, through_wire, twin
 
 
@@ -122,6 +123,21 @@ def test_lockstep_verdicts_are_the_in_process_verdicts(lockstep_runs):
     # The host judges what it can from telemetry; the fall needs the twin's truth.
     assert through_wire.passed and through_wire.extra["not_judged"] == ["no_fall"]
     assert through_wire.extra["link"]["bad_frames"] == 0
+    # A clean link: the host never asks the board for what it must refuse. (After the key
+    # pull the supervisor commands STOP at once: the hardware has already cut the drive.)
+    counts = twin.extra["board_counts"]
+    assert counts.nacks_sent == 0
+
+
+def test_host_and_twin_time_the_same_stop_from_the_same_tach(lockstep_runs):
+    # On hardware the host only has the tach: its stop_time_s is the twin's
+    # measured_stop_time_s, within one telemetry period. The twin's stop_time_s judges the
+    # true belt, which on a reed switch stops well before the tach reads standstill.
+    _, _, through_wire, twin = lockstep_runs
+    host_s = through_wire.metrics["stop_time_s"]
+    assert host_s == pytest.approx(through_wire.metrics["measured_stop_time_s"], abs=1e-9)
+    assert host_s == pytest.approx(twin.metrics["measured_stop_time_s"], abs=0.010 + 1e-9)
+    assert twin.metrics["stop_time_s"] < twin.metrics["measured_stop_time_s"]
 
 
 def test_a_killed_host_leaves_the_belt_stopped_within_the_watchdog_time():

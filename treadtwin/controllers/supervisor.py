@@ -16,10 +16,12 @@ Two kinds of intervention:
   drifting towards the rear edge (distance sensor) or fallen (force deck:
   the weight has left the deck, or the force has lost the stride rhythm,
   as it does when someone lies on the moving belt). A
-  latched stop brings the belt down at the stop deceleration and cuts the
-  lift, and holds until the cause is gone *and* a command carries
-  ``reset`` (EN 957-6: the circuit "cannot be restored until the actuator
-  is manually reset", EN 957-6; docs/references.md).
+  latched stop brings the belt down at the stop deceleration (or, when the
+  treadmill's hardware made the stop, commands STOP at once: the drive is
+  already cut or braking on its own) and cuts the lift, and holds until
+  the cause is gone *and* a command carries ``reset`` (EN 957-6: the
+  circuit "cannot be restored until the actuator is manually reset";
+  docs/references.md).
 
 When several stops trip in the same tick, they are checked in the order of
 :data:`STOP_ORDER` (hardware first, then the link, then sensors, then the
@@ -54,6 +56,11 @@ STOP_ORDER = (
     "walker_drift",
 )
 
+#: Stops the treadmill's own hardware has already made: the drive is cut or braking on its
+#: own, so the supervisor asks for STOP at once instead of ramping a drive that will not
+#: take it (over the adapter board, a ramp-down asks for motion against a latched stop,
+#: which the board refuses with NOT_PERMITTED).
+HARDWARE_STOPS = ("key_out", "stop_button", "drive_trip")
 
 # Fault bits as plain ints: IntFlag arithmetic is slow, and this runs every tick.
 _KEY_OUT = int(Fault.KEY_OUT)
@@ -332,7 +339,10 @@ class SafetySupervisor:
 
     def _stopping(self, dt_s: float, requested: Command) -> Command:
         lim = self.limits
-        self._out_speed_mps = max(self._out_speed_mps - lim.stop_decel_mps2 * dt_s, 0.0)
+        if self._latched is not None and self._latched.rule in HARDWARE_STOPS:
+            self._out_speed_mps = 0.0
+        else:
+            self._out_speed_mps = max(self._out_speed_mps - lim.stop_decel_mps2 * dt_s, 0.0)
         incline = self._out_incline_pct if self._out_incline_pct is not None else 0.0
         mode = DriveMode.STOP if self._out_speed_mps == 0.0 else DriveMode.NORMAL
         return self._command(requested, self._out_speed_mps, incline, mode)

@@ -58,10 +58,17 @@ def energy_throughput_j(trace: np.ndarray) -> float:
     return dissipated + stored
 
 
-def stop_time_s(trace: np.ndarray, events: Sequence[Event]) -> float | None:
-    """Time from the first stop trigger (with the belt moving) until the belt is stopped."""
+def stop_time_s(trace: np.ndarray, events: Sequence[Event],
+                column: str = "belt_speed_mps") -> float | None:
+    """Time from the first stop trigger (with the belt moving) until the belt is stopped.
+
+    ``column`` is the speed judged: the belt as the run knows it (``belt_speed_mps``: the
+    true belt in the twin, the measured one on hardware), or as the board's tach measures
+    it (``belt_speed_meas_mps``), which on a reed switch reads standstill only once the
+    pulses have stopped for long enough.
+    """
     t = trace["t_s"]
-    speed = np.abs(trace["belt_speed_mps"])
+    speed = np.abs(trace[column])
     for event in events:
         if event.kind not in STOP_TRIGGERS:
             continue
@@ -203,6 +210,7 @@ def compute_metrics(trace: np.ndarray, events: Sequence[Event], walker_mass_kg: 
         "max_belt_speed_mps": float(np.max(np.abs(trace["belt_speed_mps"]))),
         "mean_abs_speed_error_mps": mean_abs_speed_error_mps(trace),
         "stop_time_s": stop_time_s(trace, events),
+        "measured_stop_time_s": stop_time_s(trace, events, "belt_speed_meas_mps"),
         "stop_decel_mps2": stop_decel_mps2(trace, events),
         "peak_decel_mps2": peak_decel_mps2(trace),
         "distance_m": float(np.sum(np.abs(np.diff(trace["belt_travel_m"])))),
