@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from treadtwin.scenarios.cli import main
@@ -170,3 +171,134 @@ def test_criterion_lines_are_rounded_with_units_and_say_what_they_mean():
     assert line("no_fall", True) == "no_fall: the walker fell"
     assert line("stops_within", None, 8.0) == "stops_within: not measured (limit 8 s)"
     assert line("no_unexpected_stop", 0, 0) == "no_unexpected_stop: 0 unexpected"
+
+
+# --- every criterion kind judges what happens after a fall ------------------------------------
+@pytest.fixture(scope="module")
+def fallen_run():
+    # A standing walker on a belt that starts at 18 m/s^2 to 1.5 m/s, no lanyard, no
+    # supervisor: it falls within the first second and the belt runs on to the end.
+    text = ('[scenario]\nname = "fallen"\nduration_s = 30\n[machine]\npreset = "instrumented"\n'
+            '[machine.drive]\naccel_mps2 = 18\n[supervisor]\nenabled = false\n'
+            '[walker]\nlanyard = false\nreaction_delay_s = 0.5\nstep_on_at_s = 1\n'
+            '[[program]]\nat_s = 0\nspeed_mps = 0.0\n[[program]]\nat_s = 5\nspeed_mps = 1.5\n')
+    result = run_scenario(parse_scenario(text))
+    fall_s = next(e.t_s for e in result.run.events if e.kind == "fall")
+    assert fall_s < 10.0
+    return result, fall_s
+
+
+def _judge(result, spec, trace, extra_events=()):
+    from treadtwin.scenarios.metrics import compute_metrics
+    events = sorted([*result.run.events, *extra_events], key=lambda e: e.t_s)
+    metrics = compute_metrics(trace, events, walker_mass_kg=result.scenario.walker.mass_kg,
+                              running_length_m=result.scenario.machine.belt.running_length_m)
+    return evaluate([spec], metrics, events, result.scenario.faults)[0]
+
+
+def _late(trace, fall_s):
+    """A copy of the trace and the index of a row well after the fall."""
+    late = trace.copy()
+    return late, int(np.searchsorted(late["t_s"], fall_s + 15.0))
+
+
+def _spike(column, value):
+    def change(trace, fall_s):
+        late, row = _late(trace, fall_s)
+        late[column][row] = value
+        return late, ()
+    return change
+
+
+def _offset_speed(trace, fall_s):
+    late, row = _late(trace, fall_s)
+    late["belt_speed_mps"][row:] += 0.5
+    return late, ()
+
+
+def _drop_speed(trace, fall_s):
+    late, row = _late(trace, fall_s)
+    late["belt_speed_mps"][row:row + 50] = 0.0  # a 0.5 s hole: a sudden stop and restart
+    return late, ()
+
+
+def _leak_energy(trace, fall_s):
+    late, row = _late(trace, fall_s)
+    late["e_friction_j"][row:] += 500.0
+    return late, ()
+
+
+def _event(kind, detail):
+    def change(trace, fall_s):
+        return trace, (Event(fall_s + 15.0, kind, detail),)
+    return change
+
+
+def _stop_late(trace, fall_s):
+    late, row = _late(trace, fall_s)
+    late["belt_speed_mps"][row + 100:] = 0.0  # stopped 1 s after the button
+    return late, (Event(float(late["t_s"][row]), "stop_button", "stop button pressed"),)
+
+
+def _no_change(trace, fall_s):
+    return trace, ()
+
+
+AFTER_A_FALL = {
+    # kind: (spec, change after the fall, whether the spec passes after the change)
+    "max_belt_speed": (CriterionSpec("max_belt_speed", 2.0), _spike("belt_speed_mps", 4.0),
+                       False),
+    "speed_tracking": (CriterionSpec("speed_tracking", 0.05), _offset_speed, False),
+    "stops_within": (CriterionSpec("stops_within", 5.0), _stop_late, True),
+    "peak_decel": (CriterionSpec("peak_decel", 10.0), _drop_speed, False),
+    "energy_balance": (CriterionSpec("energy_balance", 0.5), _leak_energy, False),
+    "no_drive_trip": (CriterionSpec("no_drive_trip"),
+                      _event("safety_trip", "drive tripped on over-current"), False),
+    "max_motor_current": (CriterionSpec("max_motor_current", 55.0),
+                          _spike("motor_current_a", 80.0), False),
+    "max_motor_temp": (CriterionSpec("max_motor_temp", 100.0), _spike("motor_temp_c", 140.0),
+                       False),
+    "max_bus_voltage": (CriterionSpec("max_bus_voltage", 400.0), _spike("bus_voltage_v", 450.0),
+                        False),
+    "no_unexpected_stop": (CriterionSpec("no_unexpected_stop"),
+                           _event("supervisor_stop", "watchdog: telemetry stopped"), False),
+    "expect_event": (CriterionSpec("expect_event", options={"event": "board_command_timeout",
+                                                            "after_s": 5.0}),
+                     _event("board_command_timeout", "no command for 0.5 s"), True),
+    "no_fall": (CriterionSpec("no_fall"), _no_change, False),
+}
+
+
+def test_every_criterion_kind_is_covered_after_a_fall():
+    from treadtwin.scenarios.criteria import CRITERIA
+    # min_rear_margin and allow_event have tests of their own (above and below)
+    assert set(AFTER_A_FALL) | {"min_rear_margin", "allow_event"} == set(CRITERIA)
+
+
+def test_an_allowed_event_after_a_fall_is_judged_in_its_window(fallen_run):
+    result, fall_s = fallen_run
+    trace, extra = _event("supervisor_stop", "watchdog: telemetry stopped")(
+        result.run.trace, fall_s)
+    events = sorted([*result.run.events, *extra], key=lambda e: e.t_s)
+    from treadtwin.scenarios.metrics import compute_metrics
+    metrics = compute_metrics(trace, events)
+    stop = CriterionSpec("no_unexpected_stop")
+    for after_s, allowed in ((fall_s + 10.0, True), (fall_s + 20.0, False)):
+        allow = CriterionSpec("allow_event", options={"event": "supervisor_stop",
+                                                      "after_s": after_s})
+        judged = evaluate([allow, stop], metrics, events, result.scenario.faults)
+        assert judged[1]["passed"] is allowed, (after_s, judged[1])
+
+
+@pytest.mark.parametrize("kind", sorted(AFTER_A_FALL))
+def test_a_criterion_judges_the_samples_after_a_fall(fallen_run, kind):
+    result, fall_s = fallen_run
+    spec, change, passes_after = AFTER_A_FALL[kind]
+    trace, extra = change(result.run.trace, fall_s)
+    after = _judge(result, spec, trace, extra)
+    if kind == "no_fall":
+        assert not after["passed"]
+        return
+    before = _judge(result, spec, result.run.trace)
+    assert before["passed"] != passes_after, (kind, before)  # the change alone decides
+    assert after["passed"] == passes_after, (kind, after)
