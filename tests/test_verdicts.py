@@ -139,8 +139,11 @@ def test_a_hostile_scenario_name_is_refused_before_anything_is_written(tmp_path,
     out = tmp_path / "out"
     assert main(["run", str(path), "--out", str(out)]) == 2
     assert main(["suite", str(path), "--out", str(out)]) == 2
+    assert main(["hil", str(path), "--port", str(tmp_path / "no-port"), "--out", str(out)]) == 2
+    assert main(["emulate", "--pty", "--scenario", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err and "scenario.name" in err[0] and "Traceback" not in "\n".join(err)
+    assert sum("scenario.name" in line for line in err) == 4  # one line from each command
+    assert "Traceback" not in "\n".join(err)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
 
