@@ -234,6 +234,21 @@ _FAULT_REASON = {
 }
 
 
+#: When several faults stop the belt at once, the STOPPED reason names the first of these:
+#: the user's own stops, then the drive's trips, then the lift, then the link.
+STOP_REASON_ORDER = (Fault.KEY_OUT, Fault.STOP_BUTTON, Fault.OVERCURRENT, Fault.OVERVOLTAGE,
+                     Fault.OVERTEMP, Fault.INCLINE_STALL, Fault.COMMS)
+
+
+def stop_reason_for_faults(faults: Fault) -> StopReason:
+    """The STOPPED reason for a stop caused by one or more fault flags: the first of
+    :data:`STOP_REASON_ORDER` present (the STOPPED frame's fault field carries them all)."""
+    for fault in STOP_REASON_ORDER:
+        if fault in faults:
+            return _FAULT_REASON[fault]
+    raise ValueError(f"no stop reason for {faults!r}: no stopping fault flag is set")
+
+
 def stop_reason_for_fault(fault: Fault) -> StopReason:
     """The STOPPED reason for a stop caused by one fault flag."""
     reason = _FAULT_REASON.get(Fault(fault))

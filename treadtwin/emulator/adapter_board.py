@@ -48,7 +48,7 @@ from ..controllers.protocol import (
     TelemetryPayload,
     encode,
     faults_to_wire,
-    stop_reason_for_fault,
+    stop_reason_for_faults,
 )
 from ..controllers.units import mps_to_kmh
 
@@ -120,6 +120,14 @@ class AdapterBoard:
     def drive_command(self) -> Command:
         """What the board asks of the motor drive now."""
         return self._drive
+
+    def take_drive_command(self) -> Command:
+        """The command for the motor drive, handed over: a RESET in it acts once, so it is
+        cleared here, when the drive has it (in either clock mode, whatever came first)."""
+        command = self._drive
+        if command.reset:
+            self._drive = replace(command, reset=False)
+        return command
 
     @property
     def session_id(self) -> int | None:
@@ -205,6 +213,9 @@ class AdapterBoard:
         """Section 9.3: reset, emergency stop, mode, range, latched stops, in that order."""
         out = bytearray()
         flags = CommandFlag(payload.flags)
+        # A RESET waits in the drive command until the motor board takes it: a COMMAND
+        # without one, arriving first, does not cancel it.
+        reset = CommandFlag.RESET in flags or self._drive.reset
         requested = payload.to_command()
         if CommandFlag.RESET in flags:
             self._comms_latched = False
@@ -212,16 +223,16 @@ class AdapterBoard:
             if self._belt_active(telemetry) or not self._stop_reported:
                 out += self._stop(StopReason.HOST_EMERGENCY, now_s, telemetry)
             self._drive = Command(mode=DriveMode.STOP, emergency_stop=True,
-                                  reset=CommandFlag.RESET in flags)
+                                  reset=reset)
             return bytes(out)
-        latched = self._latched(telemetry, cleared_by_reset=CommandFlag.RESET in flags)
+        latched = self._latched(telemetry, cleared_by_reset=reset)
         wants_motion = requested.mode is not DriveMode.STOP and requested.belt_speed_mps > 0.0
         if latched:
             if wants_motion and not self._not_permitted_sent:
                 self._not_permitted_sent = True
                 out += self._send(Nack(NackCode.NOT_PERMITTED, payload.MESSAGE_TYPE, seq,
                                        int(faults_to_wire(latched))))
-            self._drive = Command(mode=DriveMode.STOP, reset=CommandFlag.RESET in flags)
+            self._drive = Command(mode=DriveMode.STOP, reset=reset)
             return bytes(out)
         self._not_permitted_sent = False
         command = self._in_range(requested)
@@ -230,7 +241,7 @@ class AdapterBoard:
                 out += self._stop(StopReason.HOST_STOP, now_s, telemetry)
         elif wants_motion:
             self._stop_reported = False
-        self._drive = replace(command, reset=CommandFlag.RESET in flags)
+        self._drive = replace(command, reset=reset)
         return bytes(out)
 
     def _in_range(self, command: Command) -> Command:
@@ -277,11 +288,11 @@ class AdapterBoard:
                     out += self._stop(StopReason.WATCHDOG, now_s, telemetry, force=True)
             self._drive = Command(mode=DriveMode.STOP)
         hard = Fault(int(telemetry.faults)) & _LATCHES
-        if hard and not self._stop_reported:
-            out += self._stop(stop_reason_for_fault(hard), now_s, telemetry)
+        # A RESET the motor board has not taken yet is about to clear these: a latch seen
+        # before then is the one the reset clears, not a new stop.
+        if hard and not self._stop_reported and not self._drive.reset:
+            out += self._stop(stop_reason_for_faults(hard), now_s, telemetry)
             self._drive = Command(mode=DriveMode.STOP)
-        if self._drive.reset:
-            self._drive = replace(self._drive, reset=False)  # a reset acts once
         if self._next_telemetry_s is None or now_s >= self._next_telemetry_s - 1e-9:
             out += self._telemetry(now_s, telemetry)
         return bytes(out)

@@ -173,6 +173,10 @@ class LabBoard:
         """What the board asks of the motor drive now."""
         return self._drive
 
+    def take_drive_command(self) -> Command:
+        """The command for the motor drive (a lab board sends no one-shot resets)."""
+        return self._drive
+
     @property
     def counts(self) -> LabBoardCounts:
         """A snapshot of the counters."""

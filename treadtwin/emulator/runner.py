@@ -103,7 +103,7 @@ class BoardProxy:
         self.port.send(self.board.on_tick(now_s, telemetry), time.monotonic())
         if self.lockstep:
             self._wait_for_host(now_s, telemetry)
-        command = self.board.drive_command
+        command = self.board.take_drive_command()
         if command != self._last:
             self._last = command
             return command

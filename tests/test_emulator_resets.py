@@ -1,0 +1,179 @@
+"""The emulator survives every reset, and the wall clock applies resets as lockstep does.
+
+The host here is written from docs/protocol.md alone (its own SLIP, CRC and
+packing; nothing from treadtwin's codec), talking to ``treadtwin``'s emulator
+through a real pseudo-terminal on the default wall clock.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+
+import pytest
+from hil_support import RunningEmulator
+
+from treadtwin.controllers.interface import Fault
+from treadtwin.emulator.runner import EmulatorClock
+from treadtwin.sim.faults import FaultKind, FaultSpec
+from treadtwin.sim.presets import preset
+
+END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+HELLO, COMMAND, TELEMETRY, STOPPED, NACK = 0x01, 0x03, 0x82, 0x83, 0x84
+KEY_OUT_BIT, STOP_BUTTON_BIT = 0x0001, 0x0002
+RESET_FLAG = 0x02
+MODE_NORMAL = 0
+STOP_REASONS = {0x02: "USER", 0x03: "SAFETY_KEY", 0x40: "HOST_STOP", 0x41: "HOST_EMERGENCY",
+                0x42: "WATCHDOG", 0x43: "OVERCURRENT", 0x44: "OVERVOLTAGE", 0x45: "OVERTEMP",
+                0x46: "INCLINE_STALL", 0x47: "NEW_SESSION"}
+
+
+def crc16_ccitt_false(data: bytes) -> int:
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+class Client:
+    """A host from the spec: frames out, decoded TELEMETRY and STOPPED in."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        self.seq = 0
+        self.buffer = bytearray()
+        self.telemetry: list[dict] = []
+        self.stopped: list[dict] = []
+        self.nacks: list[bytes] = []
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def send(self, message_type: int, payload: bytes) -> None:
+        self.seq = (self.seq + 1) & 0xFFFF
+        frame = bytes([1, message_type]) + struct.pack("<HB", self.seq, len(payload)) + payload
+        frame += struct.pack("<H", crc16_ccitt_false(frame))
+        stuffed = bytearray([END])
+        for byte in frame:
+            stuffed += bytes([ESC, ESC_END]) if byte == END else (
+                bytes([ESC, ESC_ESC]) if byte == ESC else bytes([byte]))
+        stuffed.append(END)
+        os.write(self.fd, bytes(stuffed))
+
+    def hello(self, session_id: int) -> None:
+        self.send(HELLO, struct.pack("<BBIHH", 1, 1, session_id, 1000, 20))
+
+    def command(self, speed_mps: float, reset: bool = False) -> None:
+        speed = round(speed_mps * 3.6 * 100)
+        self.send(COMMAND, struct.pack("<HhBBHB", speed, 0, 0, MODE_NORMAL, 0,
+                                       RESET_FLAG if reset else 0))
+
+    def pump(self, seconds: float, keep_alive_mps: float | None = None) -> None:
+        """Read for this long, feeding the watchdog with a COMMAND every 50 ms."""
+        end = time.monotonic() + seconds
+        next_feed = time.monotonic()
+        while time.monotonic() < end:
+            if keep_alive_mps is not None and time.monotonic() >= next_feed:
+                self.command(keep_alive_mps)
+                next_feed += 0.05
+            ready, _, _ = select.select([self.fd], [], [], 0.01)
+            if ready:
+                try:
+                    self.buffer += os.read(self.fd, 4096)
+                except BlockingIOError:
+                    pass
+            self._frames()
+
+    def _frames(self) -> None:
+        while END in self.buffer:
+            raw, _, rest = bytes(self.buffer).partition(bytes([END]))
+            self.buffer = bytearray(rest)
+            if not raw:
+                continue
+            frame = raw.replace(bytes([ESC, ESC_END]), bytes([END])).replace(
+                bytes([ESC, ESC_ESC]), bytes([ESC]))
+            body, crc = frame[:-2], struct.unpack("<H", frame[-2:])[0]
+            if len(frame) < 7 or crc16_ccitt_false(body) != crc:
+                continue
+            kind, payload = body[1], body[5:]
+            if kind == TELEMETRY:
+                speed, = struct.unpack_from("<H", payload, 8)
+                key, faults = struct.unpack_from("<BH", payload, 26)
+                self.telemetry.append({"speed_mps": speed / 360.0, "key": key,
+                                       "faults": faults})
+            elif kind == STOPPED:
+                reason = payload[4]
+                self.stopped.append({"reason": STOP_REASONS.get(reason, hex(reason))})
+            elif kind == NACK:
+                self.nacks.append(payload)
+
+
+def _key_then_stop_button() -> list[FaultSpec]:
+    # The key out for 1 s, then the console stop button: both latched, both causes gone.
+    return [FaultSpec(FaultKind.LANYARD_PULL, 1.0, 1.0), FaultSpec(FaultKind.STOP_BUTTON, 2.5)]
+
+
+@pytest.mark.parametrize("clock", [EmulatorClock.WALL])
+def test_a_reset_clears_two_latches_whose_causes_have_gone_and_the_belt_runs(clock):
+    machine = preset("club-motorized")
+    with RunningEmulator(machine, clock=clock, duration_s=12.0,
+                         faults=_key_then_stop_button()) as emulator:
+        client = Client(emulator.path)
+        try:
+            client.hello(0x5EED)
+            client.pump(3.5, keep_alive_mps=0.0)  # through both faults, belt at rest
+            latched = client.telemetry[-1]["faults"]
+            assert latched & KEY_OUT_BIT and latched & STOP_BUTTON_BIT
+            assert client.telemetry[-1]["key"] == 0x01  # the key is back in
+            stops_before = len(client.stopped)
+            client.command(1.0, reset=True)  # the frame that used to kill the emulator
+            client.pump(4.0, keep_alive_mps=1.0)
+        finally:
+            client.close()
+        result = emulator.stop()
+    assert emulator.error is None and result is not None  # it served to the end
+    last = client.telemetry[-1]
+    assert last["faults"] & (KEY_OUT_BIT | STOP_BUTTON_BIT) == 0  # the reset cleared both
+    assert last["speed_mps"] > 0.8  # and the belt runs
+    # no spurious STOPPED for the latches the reset cleared
+    assert len(client.stopped) == stops_before
+    assert not client.nacks
+
+
+def test_a_reset_with_the_key_still_out_keeps_the_belt_stopped():
+    machine = preset("club-motorized")
+    faults = [FaultSpec(FaultKind.LANYARD_PULL, 1.0)]  # out to the end
+    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0,
+                         faults=faults) as emulator:
+        client = Client(emulator.path)
+        try:
+            client.hello(0xBEEF)
+            client.pump(1.5, keep_alive_mps=0.0)
+            client.command(1.0, reset=True)
+            client.pump(2.0, keep_alive_mps=1.0)
+        finally:
+            client.close()
+        emulator.stop()
+    assert emulator.error is None
+    assert client.telemetry[-1]["faults"] & KEY_OUT_BIT
+    assert client.telemetry[-1]["speed_mps"] == 0.0
+    assert client.nacks  # NOT_PERMITTED: the host asked for motion against the key
+
+
+def test_stop_reasons_cover_every_combination_of_latched_faults():
+    from itertools import combinations
+
+    from treadtwin.controllers.protocol import StopReason, stop_reason_for_faults
+    latches = [Fault.KEY_OUT, Fault.STOP_BUTTON, Fault.OVERCURRENT, Fault.OVERVOLTAGE,
+               Fault.OVERTEMP, Fault.INCLINE_STALL, Fault.COMMS]
+    for n in range(1, len(latches) + 1):
+        for combo in combinations(latches, n):
+            faults = Fault(0)
+            for fault in combo:
+                faults |= fault
+            assert isinstance(stop_reason_for_faults(faults), StopReason)
+    assert stop_reason_for_faults(Fault.STOP_BUTTON | Fault.KEY_OUT) == StopReason.SAFETY_KEY
