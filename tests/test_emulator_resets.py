@@ -177,3 +177,31 @@ def test_stop_reasons_cover_every_combination_of_latched_faults():
                 faults |= fault
             assert isinstance(stop_reason_for_faults(faults), StopReason)
     assert stop_reason_for_faults(Fault.STOP_BUTTON | Fault.KEY_OUT) == StopReason.SAFETY_KEY
+
+
+def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_on():
+    machine = preset("club-motorized")
+    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator:
+        inner = emulator.board
+        original = inner.on_tick
+        calls = []
+
+        def failing_once(now_s, telemetry):
+            if 2.0 <= now_s and not calls:
+                calls.append(now_s)
+                raise RuntimeError("a bug in the board model")
+            return original(now_s, telemetry)
+
+        inner.on_tick = failing_once
+        client = Client(emulator.path)
+        try:
+            client.hello(0xF00D)
+            client.pump(4.0, keep_alive_mps=1.0)
+        finally:
+            client.close()
+        result = emulator.stop()
+    assert emulator.error is None and result is not None
+    errors = emulator.emulator.board.errors
+    assert len(errors) == 1 and "a bug in the board model" in errors[0].text
+    assert errors[0].where == "on_tick"
+    assert client.telemetry[-1]["speed_mps"] > 0.8  # the host's next command stood

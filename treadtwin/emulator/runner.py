@@ -34,6 +34,7 @@ from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
 from .adapter_board import AdapterBoard, MachineLimits
 from .board import DeviceBoard
+from .guard import GuardedBoard
 from .lab_board import LabBoard
 from .port import PtyPort
 
@@ -140,7 +141,7 @@ class Emulator:
                  clock: EmulatorClock, *, walker: Walker | None = None,
                  faults: Sequence[FaultSpec] = (), host_timeout_s: float = 0.5) -> None:
         self.treadmill = treadmill
-        self.board = board
+        self.board = GuardedBoard(board)  # no exception in the board's logic ends the run
         self.port = port
         self.clock = clock
         self.walker = walker
@@ -193,7 +194,7 @@ class Emulator:
 
     def _run_lockstep(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
         board = self.board
-        if not isinstance(board, AdapterBoard):
+        if not isinstance(board.board, AdapterBoard):
             raise ValueError("lockstep needs treadtwin's own protocol (use the wall clock)")
         # No board time passes before the host opens a session; its HELLO sets the period.
         telemetry = self.treadmill.read()

@@ -267,6 +267,12 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
         port.close()
     print(f"treadtwin emulate: served {run.sim_time_s:.2f} s; board: {_counts_text(board.counts)}",
           file=sys.stderr)
+    errors = emulator.board.errors
+    if errors:
+        first = errors[0]
+        print(f"treadtwin emulate: the board's logic raised {len(errors)} time(s), the first at"
+              f" {first.t_s:.3f} s in {first.where} ({first.text}); each time the drive was"
+              " stopped and serving went on", file=sys.stderr)
     if args.out and scenario is None:
         print(f"treadtwin emulate: nothing written to {args.out}: --out records a --scenario's"
               " trace and verdicts, and a bare --preset has none", file=sys.stderr)
