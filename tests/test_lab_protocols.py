@@ -234,6 +234,15 @@ def test_pywoodway_sees_refusals_and_illegal_commands(woodway, monkeypatch):
     assert rig.board.counts.out_of_range == 1 and rig.board.counts.illegal == 1
 
 
+def test_a_woodway_without_reverse_refuses_a_reverse_speed_with_its_error_byte(woodway):
+    tm, rig = woodway
+    rig.board = LabBoard(WOODWAY, reverse=False)
+    assert tm.set_speed(-1.5) is False and tm.last_error[0] == b"\xbe"
+    assert rig.board.counts.out_of_range == 1
+    assert tm.set_speed(1.5) is True  # forwards is fine
+    assert rig.board.set_direction.name == "FORWARD"
+
+
 def test_woodway_master_timeout_stops_and_answers_bd_once(woodway):
     tm, rig = woodway
     assert tm.start_belt(True) and tm.set_speed(3.0) and tm.set_elevation(4.0)

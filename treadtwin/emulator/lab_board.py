@@ -93,8 +93,9 @@ def _finite_or(value: object, default: float) -> float:
 class LabBoard:
     """Implements :class:`~treadtwin.emulator.board.DeviceBoard` for a lab profile.
 
-    Machine limits are the emulated treadmill's: set points beyond them are
-    refused with ``0xBE``, as the console refuses them. ``max_speed_mps``
+    Machine limits are the emulated treadmill's: set points beyond them (and
+    a reverse speed on a belt that runs one way only) are refused with
+    ``0xBE``, as the console refuses them. ``max_speed_mps``
     and ``max_incline_pct`` default to the profile's machine
     (:class:`~treadtwin.controllers.lab_protocols.ProfileSpec`); elevations
     below zero cannot be sent on either wire, so ``min_incline_pct`` below
@@ -104,7 +105,8 @@ class LabBoard:
     def __init__(self, profile: LabProfile, max_speed_mps: float | None = None,
                  max_incline_pct: float | None = None, min_incline_pct: float = 0.0,
                  firmware_revision: int = DEFAULT_FIRMWARE_REVISION, *,
-                 inter_byte_gap_s: float = DEFAULT_INTER_BYTE_GAP_S) -> None:
+                 inter_byte_gap_s: float = DEFAULT_INTER_BYTE_GAP_S,
+                 reverse: bool = True) -> None:
         try:
             self.profile = LabProfile(profile)
         except ValueError:
@@ -137,6 +139,7 @@ class LabBoard:
         self.inter_byte_gap_s = inter_byte_gap_s
         self.watchdog_s = spec.watchdog_s
         self._woodway = self.profile is LabProfile.WOODWAY
+        self._reverse = reverse  # the machine can run its belt backwards (Woodway's sign)
         self._max_speed_x10 = max_speed_x10
         step = spec.incline_step_x10
         self._min_incline_x10 = step * math.ceil(max(min_incline_pct, 0.0) * 10.0 / step - 1e-6)
@@ -292,6 +295,8 @@ class LabBoard:
             speed_x10, direction = decode_speed_data(self.profile, payload)
             if speed_x10 > self._max_speed_x10:
                 raise ValueError("speed above the machine's maximum")
+            if direction == BeltDirection.REVERSE and speed_x10 and not self._reverse:
+                raise ValueError("reverse on a machine whose belt runs one way only")
             self._set_speed_x10, self._set_direction = speed_x10, direction
         elif code == Code.SET_ELEVATION:
             incline_x10 = decode_incline_data(payload)

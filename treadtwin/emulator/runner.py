@@ -231,7 +231,8 @@ def board_for(machine: Machine, protocol: str, clock: EmulatorClock) -> DeviceBo
     incline = machine.incline
     return LabBoard(LabProfile(protocol), max_speed_mps=machine.drive.speed_max_mps,
                     max_incline_pct=incline.incline_max_pct,
-                    min_incline_pct=max(incline.incline_min_pct, 0.0))
+                    min_incline_pct=max(incline.incline_min_pct, 0.0),
+                    reverse=machine.bidirectional)
 
 
 def adapter_board_for(machine: Machine, clock: EmulatorClock) -> AdapterBoard:
