@@ -205,3 +205,127 @@ def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_
     assert len(errors) == 1 and "a bug in the board model" in errors[0].text
     assert errors[0].where == "on_tick"
     assert client.telemetry[-1]["speed_mps"] > 0.8  # the host's next command stood
+
+
+# --- properties over host sessions and scenario faults, in both tick orders ---------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from treadtwin.controllers.interface import Command  # noqa: E402
+from treadtwin.controllers.protocol import Heartbeat, Hello, encode, encode_command  # noqa: E402
+from treadtwin.emulator.runner import adapter_board_for  # noqa: E402
+from treadtwin.sim.treadmill import SimulatedTreadmill  # noqa: E402
+
+LATCHES = Fault.KEY_OUT | Fault.STOP_BUTTON | Fault.COMMS
+TICK_S = 0.01
+
+ACTIONS = st.one_of(
+    st.tuples(st.just("command"), st.sampled_from([0.0, 0.5, 1.0]), st.booleans(),
+              st.booleans()),
+    st.tuples(st.just("heartbeat")),
+    st.tuples(st.just("hello"), st.sampled_from([1, 2])),
+    st.tuples(st.just("key"), st.booleans()),
+    st.tuples(st.just("button")),
+    st.tuples(st.just("wait"), st.sampled_from([0.02, 0.1, 0.4, 1.0])),
+)
+
+
+class BoardRig:
+    """The emulator's loop without a port: host frames, ticks, the twin's motor board."""
+
+    def __init__(self, bytes_before_tick: bool) -> None:
+        self.machine = preset("club-motorized")
+        self.twin = SimulatedTreadmill(self.machine, duration_s=120.0)
+        self.board = adapter_board_for(self.machine, EmulatorClock.WALL)
+        self.bytes_before_tick = bytes_before_tick  # wall clock; after: lockstep's order
+        self.now_s = 0.0
+        self.seq = 0
+        self.pending: list[bytes] = []
+        self.last: Command | None = None
+
+    def frame(self, body=None, command: Command | None = None) -> None:
+        self.seq += 1
+        self.pending.append(encode_command(command, self.seq) if command is not None
+                            else encode(body, self.seq))
+
+    def tick(self) -> None:
+        telemetry = self.twin.read()
+        if self.bytes_before_tick:
+            self._deliver(telemetry)
+        self.board.on_tick(self.now_s, telemetry)
+        if not self.bytes_before_tick:
+            self._deliver(telemetry)
+        command = self.board.take_drive_command()
+        if command != self.last:
+            self.twin.write(command)
+            self.last = command
+        self.now_s += TICK_S
+        self.twin.advance_to(self.now_s)
+
+    def _deliver(self, telemetry) -> None:
+        for data in self.pending:
+            self.board.on_bytes(data, self.now_s, telemetry)
+        self.pending.clear()
+
+
+def _play(rig: BoardRig, actions) -> None:
+    latched_at_rest = False
+    for action in actions:
+        kind = action[0]
+        reset_sent = False
+        if kind == "command":
+            _, speed, reset, estop = action
+            rig.frame(command=Command(belt_speed_mps=speed, reset=reset, emergency_stop=estop))
+            reset_sent = reset and not estop
+        elif kind == "heartbeat":
+            rig.frame(Heartbeat(host_time_ms=round(rig.now_s * 1000)))
+        elif kind == "hello":
+            rig.frame(Hello(min_version=1, max_version=1, session_id=action[1],
+                            watchdog_ms=250, telemetry_period_ms=20))
+        elif kind == "key":
+            rig.twin.set_key_present(action[1])
+        elif kind == "button":
+            rig.twin.press_stop_button()
+        ticks = round(action[1] / TICK_S) if kind == "wait" else 3
+        for _ in range(ticks):
+            before = rig.twin.read()
+            rig.tick()
+            after = rig.twin.read()
+            held = Fault(int(before.faults)) & LATCHES and Fault(int(after.faults)) & LATCHES
+            if held and before.belt_speed_mps < 0.05:
+                latched_at_rest = True
+            if not Fault(int(after.faults)) & LATCHES:
+                latched_at_rest = False
+            if latched_at_rest:  # a latch holds from standstill: the belt does not move
+                assert after.belt_speed_mps < 0.05, (action, after)
+        if reset_sent and rig.twin.read().key_present and kind == "command":
+            # a reset clears every latch whose cause has gone (the key is in; nothing new)
+            assert not Fault(int(rig.twin.read().faults)) & (Fault.KEY_OUT | Fault.STOP_BUTTON)
+
+
+@settings(max_examples=40, deadline=None)
+@given(actions=st.lists(ACTIONS, min_size=1, max_size=25), bytes_first=st.booleans())
+def test_no_sequence_of_frames_and_faults_breaks_the_board(actions, bytes_first):
+    rig = BoardRig(bytes_before_tick=bytes_first)
+    rig.frame(Hello(min_version=1, max_version=1, session_id=7, watchdog_ms=250,
+                    telemetry_period_ms=20))
+    rig.tick()
+    _play(rig, actions)
+
+
+def test_both_tick_orders_leave_the_board_in_the_same_state_after_each_frame():
+    script = [("hello", 1), ("command", 1.0, False, False), ("wait", 1.0), ("key", False),
+              ("wait", 0.4), ("key", True), ("button",), ("wait", 0.1),
+              ("command", 1.0, True, False), ("wait", 1.0), ("command", 0.5, False, True),
+              ("wait", 0.4), ("command", 0.5, True, False), ("wait", 1.0)]
+    states = []
+    for bytes_first in (True, False):
+        rig = BoardRig(bytes_before_tick=bytes_first)
+        seen = []
+        for action in script:
+            _play(rig, [action])
+            telemetry = rig.twin.read()
+            seen.append((int(telemetry.faults), round(telemetry.belt_speed_mps, 1),
+                         rig.board.drive_command.mode, rig.board.counts.stops_sent))
+        states.append(seen)
+    assert states[0] == states[1]
