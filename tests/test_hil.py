@@ -330,3 +330,24 @@ def test_emulate_out_without_a_host_says_that_nothing_was_written(tmp_path, caps
                  "--duration-s", "0.3", "--out", str(out)])
     assert code == 0 and not out.exists()
     assert "nothing written" in capsys.readouterr().err
+
+
+def test_the_documented_wall_clock_example_passes_as_two_processes(tmp_path):
+    # docs/hil.md: `treadtwin emulate --pty --scenario ...` in one process, `treadtwin hil`
+    # in another, on the default wall clock. Board time starts with the host's session, so
+    # the scenario's program, walker and key pull line up with the host's run.
+    import subprocess
+    import sys
+    scenario = str(DATA / "hil-key-pull.toml")
+    cli = [sys.executable, "-m", "treadtwin.scenarios.cli"]
+    emulator = subprocess.Popen([*cli, "emulate", "--pty", "--scenario", scenario],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = emulator.stdout.readline().strip()
+        host = subprocess.run([*cli, "hil", scenario, "--port", port, "--out", str(tmp_path)],
+                              capture_output=True, text=True, timeout=90)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    assert host.returncode == 0, host.stdout + host.stderr
+    assert host.stdout.startswith("PASS hil-key-pull")

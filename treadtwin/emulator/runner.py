@@ -169,7 +169,12 @@ class Emulator:
         return self.engine
 
     def _run_wall(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
-        """Follow wall time: bytes first (they set the latency), then the board's 1 ms ticks."""
+        """Follow wall time: bytes first (they set the latency), then the board's 1 ms ticks.
+
+        Board time starts when the host does (its first HELLO, or its first byte on a lab
+        protocol): a scenario's program, walker and faults line up with the host's run."""
+        if not self._wait_for_first_host(should_stop, time.monotonic() + duration_s):
+            return 0.0
         engine = self._engine(BOARD_TICK_S, lockstep=False)
         engine.start(duration_s)
         port, proxy = self.port, self.proxy
@@ -191,6 +196,26 @@ class Emulator:
             elif remaining > 0.0:
                 port.wait(min(remaining, due - wall() - SPIN_BEFORE_DUE_S))
         return now
+
+    def _wait_for_first_host(self, should_stop: Callable[[], bool], deadline_s: float) -> bool:
+        """Answer the host at board time 0 until it has opened a session (treadtwin
+        protocol) or sent its first byte (lab protocols); False if told to stop, or if no
+        host came before ``deadline_s`` (wall clock: the run's whole duration)."""
+        board = self.board
+        inner = board.board
+        telemetry = self.treadmill.read()
+
+        def arrived() -> bool:
+            if isinstance(inner, AdapterBoard):
+                return inner.session_id is not None
+            return inner.counts.bytes_in > 0
+
+        while not arrived():
+            if should_stop() or time.monotonic() >= deadline_s:
+                return False
+            _pump(self.port, board, 0.0, telemetry)
+            self.port.wait(max(0.0, min(0.05, self.port.next_due_s() - time.monotonic())))
+        return True
 
     def _run_lockstep(self, duration_s: float, should_stop: Callable[[], bool]) -> float:
         board = self.board
