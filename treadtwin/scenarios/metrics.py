@@ -69,17 +69,14 @@ def stop_time_s(trace: np.ndarray, events: Sequence[Event],
     """
     t = trace["t_s"]
     speed = np.abs(trace[column])
-    for event in events:
-        if event.kind not in STOP_TRIGGERS:
-            continue
-        start = int(np.searchsorted(t, event.t_s))
-        if start >= len(t) or speed[start] < STOPPED_BELOW_MPS:
-            continue
-        stopped = np.flatnonzero(speed[start:] < STOPPED_BELOW_MPS)
-        if len(stopped) == 0:
-            return None  # never stopped within the run
-        return float(t[start + stopped[0]] - event.t_s)
-    return None
+    found = _first_stop(t, speed, events)
+    if found is None:
+        return None
+    start, trigger_s = found
+    stopped = np.flatnonzero(speed[start:] < STOPPED_BELOW_MPS)
+    if len(stopped) == 0:
+        return None  # never stopped within the run
+    return float(t[start + stopped[0]] - trigger_s)
 
 
 def stop_decel_mps2(trace: np.ndarray, events: Sequence[Event]) -> float | None:
@@ -87,13 +84,22 @@ def stop_decel_mps2(trace: np.ndarray, events: Sequence[Event]) -> float | None:
     10 % of the speed it began at: the figure a machine states for its stop."""
     t = trace["t_s"]
     speed = np.abs(trace["belt_speed_mps"])
+    found = _first_stop(t, speed, events)
+    if found is None:
+        return None
+    start = found[0]
+    return mean_decel_between(t[start:], speed[start:], 0.9, 0.1)
+
+
+def _first_stop(t_s: np.ndarray, speed_mps: np.ndarray,
+                events: Sequence[Event]) -> tuple[int, float] | None:
+    """(trace row, time) of the first stop trigger that found the belt moving."""
     for event in events:
         if event.kind not in STOP_TRIGGERS:
             continue
-        start = int(np.searchsorted(t, event.t_s))
-        if start >= len(t) or speed[start] < STOPPED_BELOW_MPS:
-            continue
-        return mean_decel_between(t[start:], speed[start:], 0.9, 0.1)
+        start = int(np.searchsorted(t_s, event.t_s))
+        if start < len(t_s) and speed_mps[start] >= STOPPED_BELOW_MPS:
+            return start, event.t_s
     return None
 
 

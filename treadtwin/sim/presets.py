@@ -52,6 +52,18 @@ _NO_MOTOR_TAGS = {
 SERVO_INTEGRAL_SEPARATION = 50.0
 
 
+#: A regenerative drive on a 230 V bus that burns its braking energy in a chopper resistor.
+_CHOPPER_DRIVE_TAGS = {
+    "drive.bus_supply_v": "[D] 230 V AC mains (IEC 60038) times sqrt 2",
+    "drive.brake_resistor_ohm": "[U] a brake-chopper resistor for regenerated energy",
+    "drive.brake_chopper_off_v": "[U] below the chopper's on threshold",
+    "drive.brake_chopper_on_v": "[U] above the 325 V bus",
+    "drive.overvoltage_trip_v": "[U] above the chopper's on threshold",
+    "drive.stop_brake_resistance_ohm": (
+        "[U] a dynamic-brake resistor across the armature once power is removed"),
+}
+
+
 def servo_gains(motor: MotorParams, belt: BeltParams, natural_hz: float,
                 damping_ratio: float) -> tuple[float, float, float]:
     """Speed gain (V per m/s), current feedback (ohm) and integral gain for a servo's poles.
@@ -219,19 +231,13 @@ def _club_motorized() -> Machine:
             "drive.current_limit_a": "[U] above the rated user's foot-strike peaks",
             "drive.overcurrent_trip_a": "[U] above the current limit",
             "drive.quadrants": "[U] a regenerative drive that can brake",
-            "drive.bus_supply_v": "[D] 230 V AC mains (IEC 60038) times sqrt 2",
-            "drive.brake_resistor_ohm": "[U] a brake-chopper resistor for regenerated energy",
-            "drive.brake_chopper_off_v": "[U] below the chopper's on threshold",
-            "drive.brake_chopper_on_v": "[U] above the 325 V bus",
-            "drive.overvoltage_trip_v": "[U] above the chopper's on threshold",
+            **_CHOPPER_DRIVE_TAGS,
             "drive.stop_decel_mps2": (
                 "[U] the belt 'slows to a stop' on a lanyard pull or STOP (Precor TRM 800"
                 " manual); the rate is not published, the drive's own ramp down assumed"),
             "drive.stop_power_off_s": (
                 "[U] the power cut EN 957-6 requires, on a timer: a 15 mph stop at 1.5 m/s^2"
                 " takes 4.5 s"),
-            "drive.stop_brake_resistance_ohm": (
-                "[U] a dynamic-brake resistor across the armature once power is removed"),
             "incline.incline_min_pct": "[U] a -3 % decline, as commercial lifts offer",
             "incline.incline_max_pct": "[U] 15 %, as commercial lifts offer",
             "incline.incline_rate_pct_per_s": "[U] a faster lift than the home machine's",
@@ -447,17 +453,11 @@ def _instrumented() -> Machine:
             "drive.current_limit_a": "[U] a servo drive's peak current",
             "drive.overcurrent_trip_a": "[U] above the current limit",
             "drive.quadrants": "[C] belts driven in both directions (Bertec, NJIT mocap lab)",
-            "drive.bus_supply_v": "[D] 230 V AC mains (IEC 60038) times sqrt 2",
-            "drive.brake_resistor_ohm": "[U] a brake-chopper resistor for regenerated energy",
-            "drive.brake_chopper_off_v": "[U] below the chopper's on threshold",
-            "drive.brake_chopper_on_v": "[U] above the 325 V bus",
-            "drive.overvoltage_trip_v": "[U] above the chopper's on threshold",
+            **_CHOPPER_DRIVE_TAGS,
             "drive.stop_decel_mps2": (
                 "[U] the machine 'stops immediately' when the magnet is pulled (h/p/cosmos);"
                 " the servo's own 10 m/s^2 ramp assumed"),
             "drive.stop_power_off_s": "[U] a 6 m/s stop at 10 m/s^2 takes 0.6 s",
-            "drive.stop_brake_resistance_ohm": (
-                "[U] a dynamic-brake resistor across the armature once power is removed"),
             "incline.incline_min_pct": "[U] -15 %: research decks decline for downhill walking",
             "incline.incline_max_pct": "[D] 15 degrees (Bertec FIT5) as a grade",
             "incline.incline_rate_pct_per_s": "[U] a fast research lift",
