@@ -351,3 +351,12 @@ def test_the_documented_wall_clock_example_passes_as_two_processes(tmp_path):
         emulator.wait(timeout=30)
     assert host.returncode == 0, host.stdout + host.stderr
     assert host.stdout.startswith("PASS hil-key-pull")
+
+
+def test_emulate_link_refuses_an_existing_file_and_leaves_it_unchanged(tmp_path, capsys):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("data\n")
+    code = main(["emulate", "--pty", "--duration-s", "1", "--link", str(precious)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--link" in err[0] and "not a link" in err[0]
+    assert precious.read_text() == "data\n" and not precious.is_symlink()

@@ -41,12 +41,26 @@ class WireClock:
         return self._free_at_s
 
 
+def _refuse_foreign(link_path: Path) -> None:
+    """A link path may only replace nothing, or a link to a pseudo-terminal (one this
+    program left behind): anything else is the user's, and is not touched."""
+    if not (link_path.exists() or link_path.is_symlink()):
+        return
+    if link_path.is_symlink() and os.readlink(link_path).startswith("/dev/pts/"):
+        return
+    raise FileExistsError(errno.EEXIST, "exists and is not a link to a pseudo-terminal; give"
+                          " a new path (it would be replaced, then deleted at exit)",
+                          str(link_path))
+
+
 class PtyPort:
     """A pseudo-terminal for the host to open, with wire-time pacing both ways."""
 
     def __init__(self, baud: int | None = 115200, link_path: str | None = None) -> None:
         self.baud = baud
         self.link_path = Path(link_path) if link_path else None
+        if self.link_path is not None:
+            _refuse_foreign(self.link_path)
         self._tx_wire = WireClock(baud)
         self._rx_wire = WireClock(baud)
         self._tx: deque[tuple[float, bytes]] = deque()

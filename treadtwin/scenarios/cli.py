@@ -249,6 +249,9 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
     try:
         port = (PtyPort(baud, link_path=args.link) if args.pty
                 else SerialDevicePort(args.device, baud))
+    except FileExistsError as exc:
+        print(f"treadtwin emulate: --link {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
     except OSError as exc:
         print(f"treadtwin emulate: cannot open {args.device or 'a pseudo-terminal'}: {exc}",
               file=sys.stderr)
