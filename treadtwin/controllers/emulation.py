@@ -124,9 +124,9 @@ from dataclasses import dataclass
 from .belt_command import BeltCommand
 from .estimation import DRIVE_STOPPING_FAULTS
 from .interface import BeltDirection, Command, Controller, DriveMode, Telemetry
+from .units import STANDARD_GRAVITY_MPS2
 from .validation import check_range
 
-STANDARD_GRAVITY_MPS2 = 9.80665
 #: A tach reading above this means the belt slides on the deck (kinetic friction applies).
 MOVING_ABOVE_MPS = 0.0
 #: Gain margin demanded of the admittance loop (2 = 6 dB) [U].

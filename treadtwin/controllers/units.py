@@ -12,6 +12,7 @@ import math
 MPS_PER_MPH = 0.44704  # exact: 1 mile = 1609.344 m, 1 h = 3600 s
 MPS_PER_KMH = 1.0 / 3.6
 KG_PER_LB = 0.45359237  # exact: the international avoirdupois pound
+STANDARD_GRAVITY_MPS2 = 9.80665  # exact, CGPM 1901
 
 
 def mph_to_mps(speed_mph: float) -> float:

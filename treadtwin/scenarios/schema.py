@@ -34,7 +34,7 @@ from ..controllers.routines import ROUTINES
 from ..controllers.self_paced import SelfPacedParams
 from ..controllers.speed import SpeedControlParams
 from ..controllers.supervisor import SupervisorLimits
-from ..controllers.units import kmh_to_mps, mph_to_mps
+from ..controllers.units import STANDARD_GRAVITY_MPS2, kmh_to_mps, mph_to_mps
 from ..sim.faults import FaultKind, FaultSpec
 from ..sim.machine import CapabilityError, Machine
 from ..sim.params import ParameterError
@@ -478,7 +478,7 @@ def _supervisor(reader: _Reader, walker: WalkerParams | None,
         values.setdefault("temp_derate_c", machine.motor.winding_trip_temp_c - 20.0)
         values.setdefault("temp_stop_c", machine.motor.winding_trip_temp_c - 5.0)
     if walker is not None:
-        values["walker_weight_n"] = walker.mass_kg * 9.80665
+        values["walker_weight_n"] = walker.mass_kg * STANDARD_GRAVITY_MPS2
     # The tach-silence window follows from this machine's pulse spacing at its lowest speed.
     values.setdefault("tach_pitch_m", machine.belt.roller_circumference_m
                       / machine.sensors.tach_pulses_per_roller_turn)

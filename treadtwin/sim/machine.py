@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..controllers.units import mps_to_mph
+from ..controllers.units import STANDARD_GRAVITY_MPS2, mph_to_mps, mps_to_mph
 from .belt import BeltParams, force_constant_n_per_a
 from .brake import BrakeParams
 from .drive import DriveParams
@@ -20,7 +20,8 @@ from .sensors import SensorParams
 
 #: The machine's parts, by the attribute and the ``[machine.<part>]`` table name.
 PART_NAMES = ("motor", "belt", "drive", "brake", "incline", "sensors")
-STANDARD_GRAVITY_MPS2 = 9.80665
+#: The speed a coasting machine's stated deceleration refers to: 3 mph, brisk walking.
+STATEMENT_SPEED_MPS = mph_to_mps(3.0)
 
 
 class MachineKind(enum.Enum):
@@ -119,8 +120,8 @@ class Machine:
             return "controlled"
         return "brake" if math.isfinite(d.stop_brake_resistance_ohm) else "coast"
 
-    def stop_statement(self, speed_mps: float = 1.34) -> str:
-        """What this machine states about its stop, in one line."""
+    def stop_statement(self, speed_mps: float = STATEMENT_SPEED_MPS) -> str:
+        """What this machine states about its stop, in one line (a coast at ``speed_mps``)."""
         d = self.drive
         if self.stop_kind == "controlled":
             return (f"controlled stop (IEC 60204-1 category 1) at {d.stop_decel_mps2:g} m/s^2,"
@@ -131,7 +132,7 @@ class Machine:
         rated = self.rated_user_mass_kg
         return (f"power cut, the belt coasts: {self.coast_decel_mps2(0.0, speed_mps):.2f} m/s^2"
                 f" empty, {self.coast_decel_mps2(rated, speed_mps):.2f} m/s^2 with {rated:g} kg"
-                f" at {speed_mps:g} m/s")
+                f" at {speed_mps:.2f} m/s")
 
     @property
     def motorized(self) -> bool:

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ...controllers.interface import BeltDirection
+from ...controllers.units import STANDARD_GRAVITY_MPS2
 from .energy import metabolic_rate, w_per_kg_to_vo2_ml_kg_min
 from .gait import (
     HEIGHT_RANGE_M,
@@ -73,7 +74,6 @@ from .gait import (
 )
 from .perception import expected_at, unexpected_motion
 
-STANDARD_GRAVITY_MPS2 = 9.80665
 #: Resting metabolic rate, 1 MET (Compendium of Physical Activities [C]).
 REST_VO2_ML_KG_MIN = 3.5
 #: Muscle efficiency for pushing a non-motorised belt (typical 0.2-0.25 [M]).

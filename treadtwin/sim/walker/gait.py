@@ -78,9 +78,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from treadtwin.controllers.interface import BeltDirection
-from treadtwin.controllers.units import grade_pct_to_rad
+from treadtwin.controllers.units import STANDARD_GRAVITY_MPS2, grade_pct_to_rad
 
-STANDARD_GRAVITY_MPS2 = 9.80665  # exact, CGPM 1901
 MAX_HUMAN_SPEED_MPS = 12.0  # [D] above any human sprint; a typo guard, not a model limit
 GRADE_MIN_PCT = -40.0  # [C] LCDA data span -40 % to +45 % (Looney 2019)
 GRADE_MAX_PCT = 45.0
