@@ -116,14 +116,51 @@ def test_every_command_is_answered_at_once_with_telemetry_that_acks_it():
     assert len(telemetry) == 1 and telemetry[0].ack_seq == bench.seq
 
 
-def test_commands_are_clamped_to_the_machine():
+def test_commands_outside_the_machine_are_refused_and_the_previous_one_stands():
     bench = Bench()
     bench.hello()
-    bench.command(Command(belt_speed_mps=9.0, incline_pct=40.0,
-                          belt_direction=BeltDirection.REVERSE))
+    bench.command(Command(belt_speed_mps=1.0, incline_pct=3.0))
+    offsets = {name: CommandPayload.offset_of(name)
+               for name in ("target_speed_kmh_x100", "target_incline_pct_x10", "direction")}
+    for command, field in [
+            (Command(belt_speed_mps=9.0, incline_pct=3.0), "target_speed_kmh_x100"),
+            (Command(belt_speed_mps=1.0, incline_pct=40.0), "target_incline_pct_x10"),
+            (Command(belt_speed_mps=1.0, incline_pct=-0.1), "target_incline_pct_x10"),
+            (Command(belt_speed_mps=1.0, incline_pct=3.0, belt_direction=BeltDirection.REVERSE),
+             "direction")]:
+        replies = bench.command(command)
+        assert [(n.code, n.ref_seq, n.detail) for n in of(Nack, replies)] == [
+            (NackCode.INVALID_PARAMETER, bench.seq, offsets[field])], command
+        drive = bench.board.drive_command
+        assert (drive.belt_speed_mps, drive.incline_pct, drive.belt_direction) == (
+            1.0, 3.0, BeltDirection.FORWARD), command
+    # the top speed itself, as HELLO_ACK reports it, is honoured
+    assert not of(Nack, bench.command(Command(belt_speed_mps=5.0, incline_pct=15.0)))
+    assert bench.board.drive_command.belt_speed_mps == 5.0
+
+
+def test_a_stop_is_never_refused_for_its_range():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0, incline_pct=3.0))
+    replies = bench.command(Command(mode=DriveMode.STOP, incline_pct=40.0))
+    assert [n.code for n in of(Nack, replies)] == [NackCode.INVALID_PARAMETER]
     drive = bench.board.drive_command
-    assert drive.belt_speed_mps == 5.0 and drive.incline_pct == 15.0
-    assert drive.belt_direction is BeltDirection.FORWARD  # no REVERSE capability
+    assert drive.mode is DriveMode.STOP and drive.incline_pct == 3.0  # stops; incline holds
+
+
+def test_an_emergency_stop_is_not_cancelled_by_a_command_behind_it():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    frames = (encode_command(Command(emergency_stop=True), bench.seq + 1)
+              + encode_command(Command(mode=DriveMode.STOP), bench.seq + 2)
+              + encode_command(Command(belt_speed_mps=1.0), bench.seq + 3))
+    bench.seq += 3
+    replies = bench.send(frames)  # one read: the motor board sees only what is left after
+    assert [s.reason for s in of(Stopped, replies)] == [StopReason.HOST_EMERGENCY]
+    assert [n.code for n in of(Nack, replies)] == [NackCode.NOT_PERMITTED]
+    assert bench.motor.commands[-1].emergency_stop  # the motor board got the stop
 
 
 def test_watchdog_stops_a_moving_belt_and_latches_comms_until_reset():
@@ -137,8 +174,9 @@ def test_watchdog_stops_a_moving_belt_and_latches_comms_until_reset():
     assert Fault.COMMS in last.faults
     refused = bench.command(Command(belt_speed_mps=1.0))  # the host is back: not yet
     assert [n.code for n in of(Nack, refused)] == [NackCode.NOT_PERMITTED]
-    assert bench.command(Command(belt_speed_mps=1.0)) and not of(
-        Nack, bench.command(Command(belt_speed_mps=1.0)))  # one NACK per latch
+    again = bench.command(Command(belt_speed_mps=1.0))  # every refusal is answered
+    assert [(n.code, n.detail) for n in of(Nack, again)] == [(NackCode.NOT_PERMITTED, 0x40)]
+    assert not of(Nack, bench.command(Command(mode=DriveMode.STOP)))  # a stop is no motion
     assert bench.board.drive_command.mode is DriveMode.STOP
     bench.command(Command(belt_speed_mps=1.0, reset=True))
     assert bench.board.drive_command.belt_speed_mps == 1.0
@@ -176,7 +214,8 @@ def test_emergency_stop_latches_on_the_motor_board_until_a_reset():
     bench.command(Command(belt_speed_mps=1.0))
     replies = bench.command(Command(belt_speed_mps=1.0, emergency_stop=True))
     assert [s.reason for s in of(Stopped, replies)] == [StopReason.HOST_EMERGENCY]
-    assert bench.board.drive_command.emergency_stop
+    assert bench.motor.commands[-1].emergency_stop  # handed to the motor board, once
+    assert not bench.board.drive_command.emergency_stop
     bench.motor.faults |= Fault.STOP_BUTTON  # the motor board latched its stop button
     refused = bench.command(Command(belt_speed_mps=1.0))
     assert [n.code for n in of(Nack, refused)] == [NackCode.NOT_PERMITTED]

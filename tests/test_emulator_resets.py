@@ -7,109 +7,14 @@ through a real pseudo-terminal on the default wall clock.
 
 from __future__ import annotations
 
-import os
-import select
-import struct
-import time
-
 import pytest
 from hil_support import RunningEmulator
+from spec_client import KEY_OUT_BIT, STOP_BUTTON_BIT, Client
 
 from treadtwin.controllers.interface import Fault
 from treadtwin.emulator.runner import EmulatorClock
 from treadtwin.sim.faults import FaultKind, FaultSpec
 from treadtwin.sim.presets import preset
-
-END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
-HELLO, COMMAND, TELEMETRY, STOPPED, NACK = 0x01, 0x03, 0x82, 0x83, 0x84
-KEY_OUT_BIT, STOP_BUTTON_BIT = 0x0001, 0x0002
-RESET_FLAG = 0x02
-MODE_NORMAL = 0
-STOP_REASONS = {0x02: "USER", 0x03: "SAFETY_KEY", 0x40: "HOST_STOP", 0x41: "HOST_EMERGENCY",
-                0x42: "WATCHDOG", 0x43: "OVERCURRENT", 0x44: "OVERVOLTAGE", 0x45: "OVERTEMP",
-                0x46: "INCLINE_STALL", 0x47: "NEW_SESSION"}
-
-
-def crc16_ccitt_false(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
-
-
-class Client:
-    """A host from the spec: frames out, decoded TELEMETRY and STOPPED in."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        self.seq = 0
-        self.buffer = bytearray()
-        self.telemetry: list[dict] = []
-        self.stopped: list[dict] = []
-        self.nacks: list[bytes] = []
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def send(self, message_type: int, payload: bytes) -> None:
-        self.seq = (self.seq + 1) & 0xFFFF
-        frame = bytes([1, message_type]) + struct.pack("<HB", self.seq, len(payload)) + payload
-        frame += struct.pack("<H", crc16_ccitt_false(frame))
-        stuffed = bytearray([END])
-        for byte in frame:
-            stuffed += bytes([ESC, ESC_END]) if byte == END else (
-                bytes([ESC, ESC_ESC]) if byte == ESC else bytes([byte]))
-        stuffed.append(END)
-        os.write(self.fd, bytes(stuffed))
-
-    def hello(self, session_id: int) -> None:
-        self.send(HELLO, struct.pack("<BBIHH", 1, 1, session_id, 1000, 20))
-
-    def command(self, speed_mps: float, reset: bool = False) -> None:
-        speed = round(speed_mps * 3.6 * 100)
-        self.send(COMMAND, struct.pack("<HhBBHB", speed, 0, 0, MODE_NORMAL, 0,
-                                       RESET_FLAG if reset else 0))
-
-    def pump(self, seconds: float, keep_alive_mps: float | None = None) -> None:
-        """Read for this long, feeding the watchdog with a COMMAND every 50 ms."""
-        end = time.monotonic() + seconds
-        next_feed = time.monotonic()
-        while time.monotonic() < end:
-            if keep_alive_mps is not None and time.monotonic() >= next_feed:
-                self.command(keep_alive_mps)
-                next_feed += 0.05
-            ready, _, _ = select.select([self.fd], [], [], 0.01)
-            if ready:
-                try:
-                    self.buffer += os.read(self.fd, 4096)
-                except BlockingIOError:
-                    pass
-            self._frames()
-
-    def _frames(self) -> None:
-        while END in self.buffer:
-            raw, _, rest = bytes(self.buffer).partition(bytes([END]))
-            self.buffer = bytearray(rest)
-            if not raw:
-                continue
-            frame = raw.replace(bytes([ESC, ESC_END]), bytes([END])).replace(
-                bytes([ESC, ESC_ESC]), bytes([ESC]))
-            body, crc = frame[:-2], struct.unpack("<H", frame[-2:])[0]
-            if len(frame) < 7 or crc16_ccitt_false(body) != crc:
-                continue
-            kind, payload = body[1], body[5:]
-            if kind == TELEMETRY:
-                speed, = struct.unpack_from("<H", payload, 8)
-                key, faults = struct.unpack_from("<BH", payload, 26)
-                self.telemetry.append({"speed_mps": speed / 360.0, "key": key,
-                                       "faults": faults})
-            elif kind == STOPPED:
-                reason = payload[4]
-                self.stopped.append({"reason": STOP_REASONS.get(reason, hex(reason))})
-            elif kind == NACK:
-                self.nacks.append(payload)
 
 
 def _key_then_stop_button() -> list[FaultSpec]:

@@ -61,6 +61,10 @@ class Telemetry(NamedTuple):
     and the time of the last pulse are given as well, so a controller may
     estimate speed its own way. Telemetry is immutable; it is a named tuple
     because a control loop builds one every tick.
+
+    ``drive_enabled`` is whether the drive is powering the motor; after a stop
+    it clears once the drive is cut, and ``belt_coasting`` then says whether
+    the belt is still running down with nothing braking it.
     """
 
     t_s: float
@@ -77,6 +81,10 @@ class Telemetry(NamedTuple):
     motor_temp_c: float | None = None
     walker_distance_m: float | None = None  # distance sensor at the console, if fitted
     deck_force_n: float | None = None  # vertical force on a force-sensing deck, if fitted
+    # The belt moves and the motor neither drives nor brakes it: it is running down on
+    # friction alone (a drive cut, or a drive that cannot brake asked to slow). ``None``
+    # where the board cannot tell.
+    belt_coasting: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

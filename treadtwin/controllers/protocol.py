@@ -155,6 +155,7 @@ class StatusFlag(enum.IntFlag):
 
     DRIVE_ENABLED = 0x01
     ACK_VALID = 0x02  # ack_seq holds the last accepted host frame
+    COASTING = 0x04  # the belt moves and the motor neither drives nor brakes it
 
 
 class Capability(enum.IntFlag):
@@ -491,6 +492,14 @@ class CommandPayload(_Payload):
     flags: CommandFlag
 
     def _validate(self) -> None:
+        # The "not available" values (section 8.0) are no target: a host that sends one has
+        # a bug, and the adapter refuses the frame (check 7) rather than clamp it.
+        if self.target_speed_kmh_x100 == U16_UNKNOWN:
+            raise PayloadError("target_speed_kmh_x100=0xFFFF is \"not available\", no target",
+                               "target_speed_kmh_x100")
+        if self.target_incline_pct_x10 == S16_UNKNOWN:
+            raise PayloadError("target_incline_pct_x10=0x7FFF is \"not available\", no target",
+                               "target_incline_pct_x10")
         _coerce_enum(self, "direction", WireDirection)
         _coerce_enum(self, "mode", WireMode)
         if self.resistance_permille > 1000:
@@ -511,10 +520,10 @@ class CommandPayload(_Payload):
             flags |= CommandFlag.RESET
         return cls(
             target_speed_kmh_x100=_to_wire(
-                speed_kmh, 100.0, 0, 0xFFFF, "belt_speed_mps (as km/h)", "0.01 km/h"
+                speed_kmh, 100.0, 0, U16_UNKNOWN - 1, "belt_speed_mps (as km/h)", "0.01 km/h"
             ),
             target_incline_pct_x10=_to_wire(
-                command.incline_pct, 10.0, -0x8000, 0x7FFF, "incline_pct", "0.1 %"
+                command.incline_pct, 10.0, -0x8000, S16_UNKNOWN - 1, "incline_pct", "0.1 %"
             ),
             direction=WireDirection[BeltDirection(command.belt_direction).name],
             mode=_wire_mode(command.mode),
@@ -587,6 +596,8 @@ class TelemetryPayload(_Payload):
         t = telemetry
         board_time_ms = _to_wire(t.t_s, 1000.0, 0, 0xFFFFFFFF, "t_s", "1 ms")
         status = StatusFlag.DRIVE_ENABLED if t.drive_enabled else StatusFlag(0)
+        if t.belt_coasting:
+            status |= StatusFlag.COASTING
         if ack_seq is not None:
             if isinstance(ack_seq, bool) or not 0 <= ack_seq < SEQ_MODULUS:
                 raise ValueError(f"ack_seq must be in 0..65535, got {ack_seq!r}")
@@ -659,6 +670,7 @@ class TelemetryPayload(_Payload):
             key_present=key_present,
             drive_enabled=StatusFlag.DRIVE_ENABLED in self.status,
             faults=faults_from_wire(self.faults),
+            belt_coasting=StatusFlag.COASTING in self.status,
             motor_temp_c=_from_wire(self.motor_temp_c_x10, 10.0, S16_UNKNOWN),
             walker_distance_m=_from_wire(self.walker_distance_mm, 1000.0, U16_UNKNOWN),
             deck_force_n=_from_wire(self.deck_force_n, 1.0, S16_UNKNOWN),

@@ -212,7 +212,8 @@ class SerialAdapterTreadmill:
         return telemetry._replace(faults=telemetry.faults | Fault.COMMS) if lost else telemetry
 
     def write(self, command: Command) -> None:
-        """Send a COMMAND now (the adapter clamps it to the machine, section 9.3)."""
+        """Send a COMMAND now. The adapter refuses one outside the machine's range in HELLO_ACK
+        (NACK INVALID_PARAMETER, in ``counters.nacks``) and keeps the previous one (9.3)."""
         self._last_command = command
         try:
             self._send(encode_command(command, self._next_seq()))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..controllers.interface import BeltDirection, Command, DriveMode, Fault, Telemetry
+from ..controllers.interface import Command, DriveMode, Fault, Telemetry
 from ..controllers.protocol import (
     DEFAULT_TELEMETRY_PERIOD_MS,
     DEFAULT_WATCHDOG_MS,
@@ -31,6 +31,7 @@ from ..controllers.protocol import (
     MIN_WATCHDOG_MS,
     PROTOCOL_VERSION,
     SEQ_MODULUS,
+    U16_UNKNOWN,
     Body,
     Capability,
     CommandFlag,
@@ -42,10 +43,13 @@ from ..controllers.protocol import (
     Message,
     Nack,
     NackCode,
+    RejectKind,
     Side,
     Stopped,
     StopReason,
     TelemetryPayload,
+    WireDirection,
+    WireMode,
     encode,
     faults_to_wire,
     stop_reason_for_faults,
@@ -66,6 +70,19 @@ class MachineLimits:
     max_speed_mps: float
     min_incline_pct: float = 0.0
     max_incline_pct: float = 0.0
+
+    @property
+    def max_speed_kmh_x100(self) -> int:
+        """The top speed as HELLO_ACK carries it; COMMANDs above it are refused."""
+        return min(round(mps_to_kmh(self.max_speed_mps) * 100), U16_UNKNOWN - 1)
+
+    @property
+    def min_incline_pct_x10(self) -> int:
+        return round(self.min_incline_pct * 10)
+
+    @property
+    def max_incline_pct_x10(self) -> int:
+        return round(self.max_incline_pct * 10)
 
     def __post_init__(self) -> None:
         if not self.max_speed_mps > 0.0:
@@ -111,7 +128,7 @@ class AdapterBoard:
         self._drive = Command(mode=DriveMode.STOP)
         self._comms_latched = False
         self._stop_reported = True  # at power-up the belt is stopped; nothing to report
-        self._not_permitted_sent = False
+        self._stale_nack_due_s: float | None = None
         self._fed = 0
         self._counts = dict.fromkeys(BoardCounts.__dataclass_fields__, 0)
 
@@ -122,11 +139,12 @@ class AdapterBoard:
         return self._drive
 
     def take_drive_command(self) -> Command:
-        """The command for the motor drive, handed over: a RESET in it acts once, so it is
-        cleared here, when the drive has it (in either clock mode, whatever came first)."""
+        """The command for the motor drive, handed over: a RESET or an emergency stop in it
+        acts once, so it is cleared here, when the drive has it (in either clock mode,
+        whatever came first). Until then a later COMMAND does not cancel it."""
         command = self._drive
-        if command.reset:
-            self._drive = replace(command, reset=False)
+        if command.reset or command.emergency_stop:
+            self._drive = replace(command, reset=False, emergency_stop=False)
         return command
 
     @property
@@ -152,8 +170,14 @@ class AdapterBoard:
             out += self._handle(message, now_s, telemetry)
         for rejection in self.decoder.pop_rejections():
             nack = rejection.nack()
-            if nack is not None:
-                out += self._send(nack)
+            if nack is None:
+                continue
+            if rejection.kind is RejectKind.STALE:
+                # Section 5: at most one STALE_SEQUENCE NACK per telemetry period.
+                if self._stale_nack_due_s is not None and now_s < self._stale_nack_due_s - 1e-9:
+                    continue
+                self._stale_nack_due_s = now_s + self.telemetry_period_s
+            out += self._send(nack)
         return bytes(out)
 
     def _handle(self, message: Message, now_s: float, telemetry: Telemetry) -> bytes:
@@ -185,7 +209,7 @@ class AdapterBoard:
         if hello.session_id != self._session_id:
             if self._session_id is not None and self._belt_active(telemetry):
                 out += self._stop(StopReason.NEW_SESSION, now_s, telemetry)
-            self._drive = Command(mode=DriveMode.STOP)
+            self._drive = self._halted()
             self._session_id = hello.session_id
             self._ack_seq = None
             self._fed = 0
@@ -202,40 +226,49 @@ class AdapterBoard:
             session_id=hello.session_id, watchdog_ms=round(self.watchdog_s * 1000),
             telemetry_period_ms=round(self.telemetry_period_s * 1000),
             capabilities=lim.capabilities,
-            max_speed_kmh_x100=min(round(mps_to_kmh(lim.max_speed_mps) * 100), 0xFFFF),
-            min_incline_pct_x10=round(lim.min_incline_pct * 10),
-            max_incline_pct_x10=round(lim.max_incline_pct * 10)))
+            max_speed_kmh_x100=lim.max_speed_kmh_x100,
+            min_incline_pct_x10=lim.min_incline_pct_x10,
+            max_incline_pct_x10=lim.max_incline_pct_x10))
         out += self._telemetry(now_s, telemetry)  # telemetry starts with the session
         return bytes(out)
 
     def _command(self, seq: int, payload: CommandPayload, now_s: float,
                  telemetry: Telemetry) -> bytes:
-        """Section 9.3: reset, emergency stop, mode, range, latched stops, in that order."""
+        """Section 9.3: range, reset, emergency stop, mode, latched stops, in that order."""
         out = bytearray()
         flags = CommandFlag(payload.flags)
-        # A RESET waits in the drive command until the motor board takes it: a COMMAND
-        # without one, arriving first, does not cancel it.
-        reset = CommandFlag.RESET in flags or self._drive.reset
         requested = payload.to_command()
+        refused_at = self._refusal(payload)
+        if refused_at is not None:
+            out += self._send(Nack(NackCode.INVALID_PARAMETER, payload.MESSAGE_TYPE, seq,
+                                   refused_at))
+            if CommandFlag.EMERGENCY_STOP not in flags and requested.mode is not DriveMode.STOP:
+                return bytes(out)  # refused as a whole: the previous command stays in force
+            # A stop is never refused: it acts, and the incline keeps its target.
+            requested = replace(requested, incline_pct=self._drive.incline_pct)
+            flags &= ~CommandFlag.RESET
+        # A RESET or an emergency stop waits in the drive command until the motor board
+        # takes it: a COMMAND arriving first does not cancel it.
+        pending_estop = self._drive.emergency_stop
+        reset = CommandFlag.RESET in flags or self._drive.reset
         if CommandFlag.RESET in flags:
             self._comms_latched = False
         if CommandFlag.EMERGENCY_STOP in flags:
             if self._belt_active(telemetry) or not self._stop_reported:
                 out += self._stop(StopReason.HOST_EMERGENCY, now_s, telemetry)
-            self._drive = Command(mode=DriveMode.STOP, emergency_stop=True,
-                                  reset=reset)
+            self._drive = self._halted(emergency_stop=True, reset=reset)
             return bytes(out)
         latched = self._latched(telemetry, cleared_by_reset=reset)
+        if pending_estop:
+            latched |= Fault.STOP_BUTTON  # the motor board latches it when it takes the stop
         wants_motion = requested.mode is not DriveMode.STOP and requested.belt_speed_mps > 0.0
         if latched:
-            if wants_motion and not self._not_permitted_sent:
-                self._not_permitted_sent = True
+            if wants_motion:  # always answered: a refused motion command is never silent
                 out += self._send(Nack(NackCode.NOT_PERMITTED, payload.MESSAGE_TYPE, seq,
                                        int(faults_to_wire(latched))))
-            self._drive = Command(mode=DriveMode.STOP, reset=reset)
+            self._drive = self._halted(reset=reset)
             return bytes(out)
-        self._not_permitted_sent = False
-        command = self._in_range(requested)
+        command = self._applicable(requested)
         if command.mode is DriveMode.STOP:
             if self._belt_active(telemetry) and not self._stop_reported:
                 out += self._stop(StopReason.HOST_STOP, now_s, telemetry)
@@ -244,19 +277,39 @@ class AdapterBoard:
         self._drive = replace(command, reset=reset)
         return bytes(out)
 
-    def _in_range(self, command: Command) -> Command:
+    def _halted(self, *, emergency_stop: bool = False, reset: bool = False) -> Command:
+        """Mode STOP for the drive, the incline held at its target; an emergency stop or a
+        RESET the motor board has not taken yet stays pending."""
+        return Command(mode=DriveMode.STOP, incline_pct=self._drive.incline_pct,
+                       emergency_stop=emergency_stop or self._drive.emergency_stop,
+                       reset=reset or self._drive.reset)
+
+    def _refusal(self, payload: CommandPayload) -> int | None:
+        """Offset of the first field the machine cannot honour (section 9.3 step 0), or None.
+
+        Nothing is clamped: a host that asks for more than HELLO_ACK reported has a bug,
+        and the safe answer to a bug is not the machine's top speed.
+        """
         lim, caps = self.limits, self.limits.capabilities
-        mode = command.mode
-        if mode is DriveMode.RESISTANCE and Capability.RESISTANCE not in caps:
-            mode = DriveMode.STOP
-        direction = command.belt_direction
-        if Capability.REVERSE not in caps:
-            direction = BeltDirection.FORWARD
-        incline = (min(max(command.incline_pct, lim.min_incline_pct), lim.max_incline_pct)
-                   if Capability.INCLINE in caps else self._drive.incline_pct)
-        return Command(belt_speed_mps=min(command.belt_speed_mps, lim.max_speed_mps),
-                       incline_pct=incline, belt_direction=direction, mode=mode,
-                       resistance_level=command.resistance_level)
+        mode = WireMode(payload.mode)
+        if mode is WireMode.NORMAL and payload.target_speed_kmh_x100 > lim.max_speed_kmh_x100:
+            return payload.offset_of("target_speed_kmh_x100")
+        if Capability.INCLINE in caps and not (
+                lim.min_incline_pct_x10 <= payload.target_incline_pct_x10
+                <= lim.max_incline_pct_x10):
+            return payload.offset_of("target_incline_pct_x10")
+        if (mode is not WireMode.STOP and Capability.REVERSE not in caps
+                and payload.direction == WireDirection.REVERSE):
+            return payload.offset_of("direction")
+        if mode is WireMode.RESISTANCE and Capability.RESISTANCE not in caps:
+            return payload.offset_of("mode")
+        return None
+
+    def _applicable(self, command: Command) -> Command:
+        """The command for the drive: the incline is not the host's to set without a lift."""
+        if Capability.INCLINE in self.limits.capabilities:
+            return command
+        return replace(command, incline_pct=self._drive.incline_pct)
 
     def _latched(self, telemetry: Telemetry, cleared_by_reset: bool) -> Fault:
         """Stops that hold the drive disabled; a RESET clears those whose cause has gone."""
@@ -286,13 +339,13 @@ class AdapterBoard:
                     self._counts["watchdog_stops"] += 1
                     self.watchdog_stops_s.append(now_s)
                     out += self._stop(StopReason.WATCHDOG, now_s, telemetry, force=True)
-            self._drive = Command(mode=DriveMode.STOP)
+            self._drive = self._halted()
         hard = Fault(int(telemetry.faults)) & _LATCHES
         # A RESET the motor board has not taken yet is about to clear these: a latch seen
         # before then is the one the reset clears, not a new stop.
         if hard and not self._stop_reported and not self._drive.reset:
             out += self._stop(stop_reason_for_faults(hard), now_s, telemetry)
-            self._drive = Command(mode=DriveMode.STOP)
+            self._drive = self._halted()
         if self._next_telemetry_s is None or now_s >= self._next_telemetry_s - 1e-9:
             out += self._telemetry(now_s, telemetry)
         return bytes(out)

@@ -65,6 +65,7 @@ STATE_DTYPE = np.dtype(
         ("slip_direction", "f8"),  # +1: the roller outruns the belt, -1: the belt outruns it
         ("bus_voltage_v", "f8"),
         ("chopper_on", "i8"),
+        ("belt_coasting", "i8"),  # moving, and the armature carries no current at all
         ("winding_temp_c", "f8"),
         ("incline_pct", "f8"),
         ("incline_sensor_offset_pct", "f8"),

@@ -237,8 +237,10 @@ def _board(s, p, u, h):
                                   p.decel_mps2, h)
     if s.board_target_mps != 0.0 or s.board_ref_mps != 0.0:
         s.board_enabled = 1
-    elif abs(s.drive_speed_mps) < p.stop_speed_threshold_mps:
-        s.board_enabled = 0  # idle: the belt has stopped
+    elif abs(s.drive_speed_mps) < p.stop_speed_threshold_mps or p.quadrants == 1:
+        # Idle: the belt has stopped, or the ramp is down on a drive that cannot brake,
+        # which has nothing left to do and cuts its output; the belt coasts on.
+        s.board_enabled = 0
         s.board_trim_v = 0.0
         s.board_stopping = 0
 
@@ -522,6 +524,10 @@ def _mechanics(s, p, u, h, f_walk, walker_load_n):
             s.slip_direction = _sign(transmitted)
 
     s.motor_current_a = i1
+    # Coasting: the belt runs down on friction alone, the motor neither drives nor brakes it
+    # (switches open, or a chopper that cannot brake blocked by its diode).
+    s.belt_coasting = 1 if (k > 0.0 and i1 == 0.0
+                            and abs(vb1) >= p.stop_speed_threshold_mps) else 0
     if series_ohm > 0.0:
         s.motor_voltage_v = -series_ohm * i1
     elif conducting:
@@ -705,7 +711,8 @@ def sample(state, params, inputs, profile):
     incline = _quantize(s.incline_pct + s.incline_sensor_offset_pct, p.incline_sensor_step_pct)
     return (s.t_s, speed, s.board_ref_mps < 0.0, s.tach_pulse_count, s.tach_last_pulse_s,
             incline, current, s.bus_voltage_v, s.board_enabled != 0, s.latched_faults,
-            s.winding_temp_c, u.key_present != 0, s.walker_pos_m, walker_load)
+            s.winding_temp_c, u.key_present != 0, s.walker_pos_m, walker_load,
+            s.belt_coasting != 0)
 
 
 @nb.njit(cache=True)

@@ -123,7 +123,7 @@ class SimulatedTreadmill:
             values = self._sample = sample(self._state, self._params, self._inputs,
                                            self._profile)
         (t_s, speed, reverse, pulses, last_pulse, incline, current, bus, enabled, faults,
-         temp_c, key_present, walker_pos, walker_load) = values
+         temp_c, key_present, walker_pos, walker_load, coasting) = values
         motorized = self._motorized
         flags = _FAULTS.get(faults)
         # tuple.__new__ skips the named tuple's Python-level constructor: a control loop
@@ -143,6 +143,7 @@ class SimulatedTreadmill:
             temp_c if motorized else None,
             walker_pos if self._has_distance_sensor and walker_pos == walker_pos else None,
             walker_load if self._has_force_deck else None,
+            coasting if motorized else None,
         ))
 
     def write(self, command: Command) -> None:
