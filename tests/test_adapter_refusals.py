@@ -159,3 +159,26 @@ def test_twenty_stale_frames_in_one_write_give_one_nack():
         emulator.stop()
     assert len(stale) == 1 and stale[0]["detail"] == struct.unpack("<H", replayed[3:5])[0]
     assert len(later) == 2
+
+
+def test_the_stop_table_in_the_hil_guide_is_what_the_twin_does():
+    import re
+    from pathlib import Path
+
+    from stop_table import table
+
+    doc = (Path(__file__).parents[1] / "docs" / "hil.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([\w-]+) \| (watchdog|emergency) \| ([\d.]+) kg \| ([\d.]+) s \|"
+                      r" ([\d.]+) s \| ([\d.]+) s \|$", doc, flags=re.M)
+    measured = table()
+    assert len(rows) == len(measured) == 12
+    for row, outcome in zip(rows, measured, strict=True):
+        name, stop, load, cut, stopped, coasting = row
+        assert (name, stop, float(load)) == (outcome.preset, outcome.stop, outcome.load_kg)
+        for written, value in ((cut, outcome.drive_cut_s), (stopped, outcome.stopped_s),
+                               (coasting, outcome.coasting_s)):
+            assert float(written) == pytest.approx(value, abs=0.02), row
+    # and the distinction the table draws: only the machine that cannot brake coasts
+    for outcome in measured:
+        coasts = outcome.preset == "home-motorized"
+        assert (outcome.coasting_s > 0.5 * outcome.stopped_s) == coasts, outcome

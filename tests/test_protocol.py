@@ -211,6 +211,46 @@ VECTORS = [
            "direction byte 2 is not a direction: dropped, counted as payload; an adapter "
            "answers NACK INVALID_PARAMETER with detail 4 (the field's offset)",
            rejected=p.RejectKind.PAYLOAD),
+    Vector("TV-17", "COMMAND with a \"not available\" speed", p.Side.HOST,
+           p.encode_frame(0x03, 11, struct.pack("<HhBBHB", 0xFFFF, 50, 0, 0, 0, 0)),
+           "speed 0xFFFF is \"not available\", no target: dropped, counted as payload; an "
+           "adapter answers NACK INVALID_PARAMETER with detail 0 and the previous command "
+           "stays in force",
+           rejected=p.RejectKind.PAYLOAD),
+    Vector("TV-18", "COMMAND with a \"not available\" incline", p.Side.HOST,
+           p.encode_frame(0x03, 12, struct.pack("<HhBBHB", 360, 0x7FFF, 0, 0, 0, 0)),
+           "incline 0x7FFF is \"not available\", no target: dropped, counted as payload; an "
+           "adapter answers NACK INVALID_PARAMETER with detail 2",
+           rejected=p.RejectKind.PAYLOAD),
+    Vector("TV-19", "COMMAND above the machine's top speed", p.Side.HOST,
+           p.encode_command(Command(belt_speed_mps=kmh_to_mps(20.01)), 1),
+           "20.01 km/h forward, level: a valid frame, but the TV-02 machine tops out at "
+           "20.00 km/h; its adapter refuses it with TV-20 and the previous command stays in "
+           "force",
+           body=p.CommandPayload(2001, 0, p.WireDirection.FORWARD, p.WireMode.NORMAL, 0,
+                                 p.CommandFlag(0))),
+    Vector("TV-20", "NACK", p.Side.ADAPTER,
+           p.encode(p.Nack(p.NackCode.INVALID_PARAMETER, 0x03, 1, 0), 2),
+           "refused the COMMAND with sequence 1 (TV-19): the field at offset 0, the speed, is "
+           "outside the machine's range",
+           body=p.Nack(p.NackCode.INVALID_PARAMETER, 0x03, 1, 0)),
+    Vector("TV-21", "NACK", p.Side.ADAPTER,
+           p.encode(p.Nack(p.NackCode.NOT_PERMITTED, 0x03, 13, 0x0002), 7),
+           "refused the COMMAND with sequence 13: it asked for motion while STOP_BUTTON is "
+           "latched (a host emergency stop) and did not set RESET",
+           body=p.Nack(p.NackCode.NOT_PERMITTED, 0x03, 13, 0x0002)),
+    Vector("TV-22", "TELEMETRY", p.Side.ADAPTER,
+           p.encode_telemetry(Telemetry(
+               t_s=80.0, belt_speed_mps=kmh_to_mps(3.0), belt_direction=BeltDirection.FORWARD,
+               tach_pulse_count=5000, tach_last_pulse_t_s=79.7, incline_pct=0.0,
+               motor_current_a=0.0, bus_voltage_v=170.0, key_present=True,
+               drive_enabled=False, faults=Fault.COMMS, motor_temp_c=31.0,
+               belt_coasting=True), 8, ack_seq=40),
+           "board time 80.000 s, has accepted host frame 40, drive cut and the belt coasting "
+           "at 3.00 km/h after a watchdog stop (fault COMMS): nothing but friction slows it",
+           body=p.TelemetryPayload(80000, 40, p.StatusFlag(6), p.WireDirection.FORWARD, 300,
+                                   5000, 300000, 0, 0, 1700, 310, p.KeyState.PRESENT,
+                                   p.FaultBit.COMMS, p.U16_UNKNOWN, p.S16_UNKNOWN)),
 ]
 _BY_NAME = {v.name: v for v in VECTORS}
 
@@ -388,6 +428,25 @@ def test_vector_rejections_give_the_stated_nacks():
     decoder.feed(_BY_NAME["TV-13"].frame)
     (rejection,) = decoder.pop_rejections()
     assert rejection.kind is p.RejectKind.CRC and rejection.nack() is None
+    for name, seq, offset in (("TV-17", 11, 0), ("TV-18", 12, 2)):
+        decoder.feed(_BY_NAME[name].frame)
+        (rejection,) = decoder.pop_rejections()
+        assert rejection.nack() == p.Nack(p.NackCode.INVALID_PARAMETER, 0x03, seq, offset)
+
+
+def test_an_adapter_for_the_tv02_machine_answers_tv19_with_tv20():
+    from treadtwin.controllers.mock import MockTreadmill
+    from treadtwin.emulator.adapter_board import AdapterBoard, MachineLimits
+
+    ack = _BY_NAME["TV-02"].body
+    board = AdapterBoard(MachineLimits(
+        capabilities=p.Capability(ack.capabilities), max_speed_mps=kmh_to_mps(20.0),
+        min_incline_pct=-3.0, max_incline_pct=15.0))
+    motor = MockTreadmill()
+    board.on_bytes(_BY_NAME["TV-01"].frame, 0.0, motor.read())  # HELLO_ACK seq 0, TELEMETRY 1
+    out = board.on_bytes(_BY_NAME["TV-19"].frame, 0.01, motor.read())
+    assert out.startswith(_BY_NAME["TV-20"].frame)  # then the TELEMETRY that answers it
+    assert board.drive_command.mode is DriveMode.STOP  # the session's STOP stood
 
 
 # --- round trips -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The adapter board's firmware for treadtwin's own protocol (docs/protocol.md sections 7 and 9).
 
 The board sits between the host and the treadmill's motor board. It opens
-sessions, turns accepted COMMANDs into drive commands (clamped to the
-machine), reports TELEMETRY at its period, and keeps the belt safe on its
+sessions, turns accepted COMMANDs into drive commands (refusing, with a
+NACK, any target the machine cannot honour: nothing is clamped), reports
+TELEMETRY at its period, and keeps the belt safe on its
 own: a host that goes quiet for ``watchdog_ms`` gets a controlled stop and a
 latched COMMS fault; the safety key, the console stop button and drive trips
 stop the belt without the host and hold it stopped until a COMMAND with
