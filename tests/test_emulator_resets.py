@@ -112,6 +112,51 @@ def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_
     assert client.telemetry[-1]["speed_mps"] > 0.8  # the host's next command stood
 
 
+def test_a_command_the_board_logic_fails_on_is_answered_operation_failed_on_the_wire():
+    machine = preset("club-motorized")
+    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator:
+        inner = emulator.board
+        original = inner._command
+        failed = []
+
+        def failing_once(seq, payload, now_s, telemetry):
+            if now_s >= 1.0 and not failed:
+                failed.append(seq)
+                raise ZeroDivisionError("a bug in the command handling")
+            return original(seq, payload, now_s, telemetry)
+
+        inner._command = failing_once
+        client = Client(emulator.path)
+        try:
+            client.hello(0xFA11)
+            client.pump(3.0, keep_alive_mps=1.0)
+        finally:
+            client.close()
+        emulator.stop()
+    assert emulator.error is None
+    assert [(n["code"], n["ref_type"], n["ref_seq"]) for n in client.nacks] == [
+        ("OPERATION_FAILED", 0x03, failed[0])]
+    assert emulator.emulator.board.errors[0].where == "on_bytes"
+    assert client.telemetry[-1]["speed_mps"] > 0.8  # the next command stood
+
+
+def test_a_lab_request_the_board_logic_fails_on_gets_the_error_byte_not_silence():
+    from treadtwin.controllers.lab_protocols import LabProfile
+    from treadtwin.emulator.guard import GuardedBoard
+    from treadtwin.emulator.lab_board import LabBoard
+
+    board = LabBoard(LabProfile.TRACKMASTER)
+    guarded = GuardedBoard(board)
+
+    def broken(code, payload):
+        raise RuntimeError("a bug in the lab firmware")
+
+    board._execute = broken
+    telemetry = SimulatedTreadmill(preset("club-motorized"), duration_s=1.0).read()
+    assert guarded.on_bytes(bytes([0xA1]), 0.0, telemetry) == bytes([0xBE])  # start belt
+    assert len(guarded.errors) == 1
+
+
 # --- properties over host sessions and scenario faults, in both tick orders ---------------
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

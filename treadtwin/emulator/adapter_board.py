@@ -130,6 +130,8 @@ class AdapterBoard:
         self._comms_latched = False
         self._stop_reported = True  # at power-up the belt is stopped; nothing to report
         self._stale_nack_due_s: float | None = None
+        self._handling: tuple[int, int] | None = None  # (type, seq) of the frame in hand
+        self._latched_seen = Fault.NONE
         self._fed = 0
         self._counts = dict.fromkeys(BoardCounts.__dataclass_fields__, 0)
 
@@ -169,6 +171,7 @@ class AdapterBoard:
         out = bytearray()
         for message in self.decoder.feed(data):
             out += self._handle(message, now_s, telemetry)
+            self._handling = None
         for rejection in self.decoder.pop_rejections():
             nack = rejection.nack()
             if nack is None:
@@ -181,8 +184,20 @@ class AdapterBoard:
             out += self._send(nack)
         return bytes(out)
 
+    def failure_reply(self) -> bytes:
+        """NACK OPERATION_FAILED for the frame being handled when the board's logic failed,
+        with the latched fault bits as detail (section 8.7)."""
+        if self._handling is None:
+            return b""
+        msg_type, seq = self._handling
+        self._handling = None
+        return self._send(Nack(NackCode.OPERATION_FAILED, msg_type, seq,
+                               int(faults_to_wire(self._latched_seen))))
+
     def _handle(self, message: Message, now_s: float, telemetry: Telemetry) -> bytes:
         body = message.body
+        self._handling = (int(body.MESSAGE_TYPE), message.seq)
+        self._latched_seen = Fault(int(telemetry.faults)) & _LATCHES
         if isinstance(body, Hello):
             return self._hello(message.seq, body, now_s, telemetry)
         if self._session_id is None:

@@ -4,6 +4,9 @@ A device that dies on a frame is the worst thing a hardware-in-the-loop rig
 can do: the host sees its port vanish mid-run. :class:`GuardedBoard` stands
 in front of any :class:`~.board.DeviceBoard`; when the board's code raises,
 the error is recorded (time and text), the drive is sent STOP for that tick,
+the host gets the board's "could not carry out" answer if the failure came
+while handling its bytes (NACK OPERATION_FAILED on treadtwin's protocol, the
+error byte on a lab profile, so a client waiting for a reply never hangs),
 and serving goes on. The emulator reports the errors when it finishes.
 """
 
@@ -22,7 +25,7 @@ class BoardError:
     """One exception the board's logic raised, and when (board clock)."""
 
     t_s: float
-    where: str  # "on_bytes", "on_tick" or "take_drive_command"
+    where: str  # "on_bytes", "on_tick", "take_drive_command" or "failure_reply"
     text: str
 
 
@@ -58,7 +61,11 @@ class GuardedBoard:
             return self.board.on_bytes(data, now_s, telemetry)
         except Exception as exc:  # noqa: BLE001
             self._record(now_s, "on_bytes", exc)
-            return b""
+            try:
+                return self.board.failure_reply()
+            except Exception as reply_exc:  # noqa: BLE001
+                self._record(now_s, "failure_reply", reply_exc)
+                return b""
 
     def on_tick(self, now_s: float, telemetry: Telemetry) -> bytes:
         self._now_s = now_s

@@ -240,6 +240,13 @@ class LabBoard:
         self._update_drive(telemetry)
         return bytes(out)
 
+    def failure_reply(self) -> bytes:
+        """The error byte (``0xBE``, not carried out) for a request the board's logic failed
+        on; the partial request is dropped, so the client's next request starts clean."""
+        self._pending.clear()
+        self._out_of_range += 1
+        return bytes([REPLY_OUT_OF_RANGE])
+
     def on_tick(self, now_s: float, telemetry: Telemetry) -> bytes:
         """Run the inter-byte and watchdog timers; the board never talks unasked."""
         self._timers(now_s)
