@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one scenario on the twin and write OUT/summary.json, trace.csv,"
                     " plot.png and report.html. Exit 0 when every criterion passes, 1 when"
                     " one fails, 2 for invalid input.")
-    run.add_argument("file", help="scenario TOML file")
+    run.add_argument("file", help="scenario TOML file, or a built-in scenario's name")
     run.add_argument("--out", type=Path, default=None,
                      help="output directory (default: out/<scenario name>)")
     run.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hil", help="run a scenario's controllers against a real or emulated treadmill",
         description="Run the scenario's program, controller stack and supervisor against the"
                     " treadmill on --port, recording trace.csv and summary.json.")
-    hil.add_argument("file", help="scenario TOML file")
+    hil.add_argument("file", help="scenario TOML file, or a built-in scenario's name")
     hil.add_argument("--port", required=True, help="serial device or pyserial URL")
     hil.add_argument("--protocol", choices=protocols, default="treadtwin")
     hil.add_argument("--baud", type=_positive_int, default=None,
@@ -133,16 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
     hil.add_argument("--out", type=Path, default=None,
                      help="output directory (default: out/hil/<scenario name>)")
 
+    commands.add_parser("list", help="list the built-in scenarios",
+                        description="The built-in scenarios: name, machine, duration and what"
+                                    " each checks. Run one with treadtwin run NAME.")
     presets = commands.add_parser("presets", help="list machine presets or show one")
     presets.add_argument("name", nargs="?", help="a preset name")
     return parser
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .suite import builtin_scenarios
+
+    for name, path in builtin_scenarios().items():
+        scenario = load_scenario(path)
+        what = scenario.description.strip().split("\n")[0].split(". ")[0].rstrip(".")
+        print(f"{name:28s} {scenario.machine.name:16s} {scenario.duration_s:6g} s  {what}")
+    return EXIT_PASS
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .report import write_outputs
     from .runner import run_scenario
+    from .suite import scenario_file
 
-    scenario = load_scenario(args.file)
+    scenario = load_scenario(scenario_file(args.file))
     out = args.out or Path("out") / scenario.name
     result = run_scenario(scenario, seed=args.seed, clock=ClockMode(args.clock),
                           time_scale=args.time_scale)
@@ -158,6 +172,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_suite(args: argparse.Namespace) -> int:
     from .suite import (
+        SuiteInterrupted,
         builtin_suite_dir,
         default_workers,
         discover,
@@ -177,8 +192,15 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     workers = min(args.workers or default_workers(), len(scenarios))
     print(f"running {len(scenarios)} scenarios on {workers} worker(s) into {args.out}/", flush=True)
-    entries = run_suite(scenarios, args.out, workers=workers, seed=args.seed,
-                        progress=print_progress)
+    try:
+        entries = run_suite(scenarios, args.out, workers=workers, seed=args.seed,
+                            progress=print_progress)
+    except SuiteInterrupted as stop:
+        if args.junit:
+            write_junit(stop.entries, args.junit)
+        print(f"treadtwin suite: interrupted; {len(stop.entries)} of {stop.total} scenarios"
+              f" finished, the rest cancelled; index: {args.out}/index.html", file=sys.stderr)
+        return 130
     if args.junit:
         write_junit(entries, args.junit)
     failed = [e.name for e in entries if not e.passed]
@@ -294,8 +316,9 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
 def _cmd_hil(args: argparse.Namespace) -> int:
     from .hil import Protocol, open_treadmill, run_hil, unreportable_needs
     from .report import write_outputs
+    from .suite import scenario_file
 
-    scenario = load_scenario(args.file)
+    scenario = load_scenario(scenario_file(args.file))
     out = args.out or Path("out") / "hil" / scenario.name
     protocol = Protocol(args.protocol)
     needs = unreportable_needs(scenario)
@@ -369,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_emulate(args)
         if args.command == "hil":
             return _cmd_hil(args)
+        if args.command == "list":
+            return _cmd_list(args)
         return _cmd_presets(args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)

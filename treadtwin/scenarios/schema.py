@@ -513,6 +513,10 @@ def _walker(reader: _Reader, duration_s: float) -> WalkerParams:
     for key, unit in WALKER_NUMBER_KEYS.items():
         if key in reader.table:
             values[key] = reader.number(key, unit=unit)
+    for key in ("step_on_at_s", "step_off_at_s"):  # a walker acts within the run
+        if key in values and not 0.0 <= values[key] < duration_s:
+            raise reader.fail(key, values[key], f"must be within the run: 0 <= {key} <"
+                                                f" duration_s ({duration_s:g} s)")
     if "layer" in reader.table:
         values["layer"] = reader.text("layer", choices=WALKER_LAYERS)
     gait = {key: reader.number(key) for key in GAIT_KEYS if key in reader.table}
@@ -577,9 +581,11 @@ def _program(top: _Reader, rows: Any, machine: Machine, duration_s: float,
     for row in _rows(top, "program", rows):
         row.only(["at_s", *SPEED_KEYS, "incline_pct", "belt_direction", "resistance_level"])
         at_s = row.number("at_s", lo=0.0, hi=duration_s, unit="s")
-        if at_s < last_at:
-            raise row.fail("at_s", at_s, f"program rows must be in time order; the previous row"
-                                         f" is at {last_at:g} s")
+        if at_s <= last_at:
+            raise row.fail("at_s", at_s, f"program rows must be in strictly increasing time"
+                                         f" order (two rows at one time would leave the later"
+                                         f" one to win silently); the previous row is at"
+                                         f" {last_at:g} s")
         last_at = at_s
         given = [key for key in row.table if key in SPEED_KEYS]
         if len(given) > 1:

@@ -1,17 +1,21 @@
 """Suites: many scenario files, validated first, run on one or more processes.
 
 Writes each scenario's outputs to ``OUT/<scenario name>/``, an ``index.html``
-linking them, and optionally a JUnit XML file for CI.
+linking them, and optionally a JUnit XML file for CI. A scenario's folder
+appears only once it is complete (written beside it, then renamed), so an
+interrupted suite (Ctrl-C) leaves the finished scenarios, an index of them,
+and no half-written folder.
 """
 
 from __future__ import annotations
 
 import html
+import multiprocessing
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,6 +29,24 @@ from .schema import Scenario, ScenarioError, load_scenario
 def builtin_suite_dir() -> Path:
     """Where the built-in scenario files are installed."""
     return Path(str(resources.files("treadtwin.scenarios") / "suites"))
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    """The built-in scenario files by name (the file name without ``.toml``)."""
+    return {path.stem: path for path in sorted(builtin_suite_dir().glob("*.toml"))}
+
+
+def scenario_file(text: str | Path) -> Path:
+    """A scenario file named by its path, or a built-in scenario named by its name."""
+    path = Path(text)
+    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
+        return path  # a path: load_scenario says what is wrong with it
+    builtin = builtin_scenarios().get(str(text))
+    if builtin is None:
+        raise ScenarioError(str(text), "file", str(text),
+                            "no such file, and no built-in scenario of that name; built-in: "
+                            + ", ".join(builtin_scenarios()) + " (see treadtwin list)")
+    return builtin
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:
@@ -72,10 +94,33 @@ class SuiteEntry:
     summary: dict[str, Any]
 
 
+class SuiteInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a suite: pending scenarios were cancelled; ``entries`` finished."""
+
+    def __init__(self, entries: list[SuiteEntry], total: int) -> None:
+        super().__init__(f"{len(entries)} of {total} scenarios finished")
+        self.entries = entries
+        self.total = total
+
+
+def _partial_dir(out_dir: Path, name: str) -> Path:
+    return out_dir / f".{name}.partial"
+
+
 def _run_one(scenario: Scenario, out_dir: str, seed: int | None) -> SuiteEntry:
     result = run_scenario(scenario, seed=seed)
-    summary = write_outputs(result, Path(out_dir) / scenario.name)
+    final = Path(out_dir) / scenario.name
+    partial = _partial_dir(Path(out_dir), scenario.name)
+    shutil.rmtree(partial, ignore_errors=True)
+    summary = write_outputs(result, partial)
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)  # the folder appears complete, or not at all
     return SuiteEntry(scenario.name, scenario.source, result.passed, summary)
+
+
+def _run_packed(job: tuple[Scenario, str, int | None]) -> SuiteEntry:
+    return _run_one(*job)
 
 
 def run_suite(
@@ -85,24 +130,42 @@ def run_suite(
     seed: int | None = None,
     progress: Callable[[SuiteEntry, int, int], None] | None = None,
 ) -> list[SuiteEntry]:
-    """Run scenarios (in parallel when ``workers`` > 1); results in the input order."""
+    """Run scenarios (in parallel when ``workers`` > 1); results in the input order.
+
+    On Ctrl-C the running and pending scenarios are cancelled at once, the index of
+    those that finished is written, and :class:`SuiteInterrupted` carries them.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     done: dict[str, SuiteEntry] = {}
     total = len(scenarios)
-    if workers <= 1:
+
+    def finished(entry: SuiteEntry) -> None:
+        done[entry.name] = entry
+        if progress:
+            progress(entry, len(done), total)
+
+    try:
+        if workers <= 1:
+            for scenario in scenarios:
+                finished(_run_one(scenario, str(out_dir), seed))
+        else:
+            # multiprocessing's pool, not concurrent.futures: it can terminate workers that
+            # are mid-scenario, so Ctrl-C does not wait for them to finish.
+            with multiprocessing.Pool(workers) as pool:
+                try:
+                    jobs = [(s, str(out_dir), seed) for s in scenarios]
+                    for entry in pool.imap_unordered(_run_packed, jobs):
+                        finished(entry)
+                except KeyboardInterrupt:
+                    pool.terminate()
+                    pool.join()
+                    raise
+    except KeyboardInterrupt:
         for scenario in scenarios:
-            entry = _run_one(scenario, str(out_dir), seed)
-            done[entry.name] = entry
-            if progress:
-                progress(entry, len(done), total)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_one, s, str(out_dir), seed) for s in scenarios]
-            for future in as_completed(futures):
-                entry = future.result()
-                done[entry.name] = entry
-                if progress:
-                    progress(entry, len(done), total)
+            shutil.rmtree(_partial_dir(out_dir, scenario.name), ignore_errors=True)
+        entries = [done[s.name] for s in scenarios if s.name in done]
+        write_index(entries, out_dir / "index.html", total=total)
+        raise SuiteInterrupted(entries, total) from None
     entries = [done[s.name] for s in scenarios]
     write_index(entries, out_dir / "index.html")
     return entries
@@ -129,8 +192,8 @@ def write_junit(entries: Sequence[SuiteEntry], path: Path, suite_name: str = "tr
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def write_index(entries: Sequence[SuiteEntry], path: Path) -> None:
-    """An index page linking each scenario's report."""
+def write_index(entries: Sequence[SuiteEntry], path: Path, total: int | None = None) -> None:
+    """An index page linking each scenario's report; ``total`` when the suite was cut short."""
     rows = []
     for e in entries:
         verdict = "PASS" if e.passed else "FAIL"
@@ -140,11 +203,13 @@ def write_index(entries: Sequence[SuiteEntry], path: Path) -> None:
             f"<td class='{verdict}'>{verdict}</td><td>{html.escape(e.summary['machine'])}</td>"
             f"<td>{e.summary['real_time_factor']:.0f}</td><td>{html.escape(failed)}</td></tr>")
     passed = sum(e.passed for e in entries)
+    note = ("" if total is None else f"<p><b>Interrupted:</b> {len(entries)} of {total}"
+            " scenarios finished; the others were cancelled.</p>")
     path.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>treadtwin suite</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
         "padding:3px 8px}table{border-collapse:collapse}.PASS{color:#17702b}.FAIL{color:#b00020}"
-        f"</style></head><body><h1>treadtwin suite: {passed}/{len(entries)} passed</h1><table>"
+        f"</style></head><body><h1>treadtwin suite: {passed}/{len(entries)} passed</h1>{note}<table>"
         "<tr><th>scenario</th><th>verdict</th><th>machine</th><th>real-time factor</th>"
         "<th>failed criteria</th></tr>" + "".join(rows) + "</table></body></html>\n",
         encoding="utf-8")
