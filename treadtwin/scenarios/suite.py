@@ -209,7 +209,8 @@ def write_index(entries: Sequence[SuiteEntry], path: Path, total: int | None = N
         "<!doctype html><html><head><meta charset='utf-8'><title>treadtwin suite</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
         "padding:3px 8px}table{border-collapse:collapse}.PASS{color:#17702b}.FAIL{color:#b00020}"
-        f"</style></head><body><h1>treadtwin suite: {passed}/{len(entries)} passed</h1>{note}<table>"
+        f"</style></head><body><h1>treadtwin suite: {passed}/{len(entries)} passed</h1>"
+        f"{note}<table>"
         "<tr><th>scenario</th><th>verdict</th><th>machine</th><th>real-time factor</th>"
         "<th>failed criteria</th></tr>" + "".join(rows) + "</table></body></html>\n",
         encoding="utf-8")
