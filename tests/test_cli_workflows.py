@@ -70,3 +70,20 @@ def test_ctrl_c_stops_a_suite_at_once_and_keeps_an_index_of_what_finished(tmp_pa
     assert "Interrupted" in index and all(name in index for name in folders)
     assert len(folders) < len(builtin_scenarios())
     assert all((out / name / "summary.json").exists() for name in folders)
+
+
+def test_the_reverse_belt_scenario_regenerates_as_the_readme_says(tmp_path):
+    # README: the servo brakes the empty belt back into the bus (current reverses), the bus
+    # rises by well under 1 V and the brake chopper's energy stays 0.
+    import numpy as np
+
+    from treadtwin.scenarios.runner import run_scenario
+    from treadtwin.scenarios.schema import load_scenario
+
+    result = run_scenario(load_scenario(builtin_scenarios()["reverse-belt-instrumented"]))
+    trace = result.run.trace
+    assert result.passed
+    assert trace["motor_current_a"].min() < -0.5  # braking: current into the bus
+    bus = trace["bus_voltage_v"]
+    assert 0.0 < bus.max() - bus[0] < 1.0
+    assert np.all(trace["e_brake_resistor_j"] == 0.0)

@@ -32,10 +32,17 @@ class BeltDirection(enum.IntEnum):
 
 
 class DriveMode(enum.IntEnum):
-    """What the drive is asked to do."""
+    """What the drive is asked to do.
+
+    RESISTANCE is for a board with a resistance mode of its own (a real
+    machine's adapter offers it with the RESISTANCE capability). The twin has
+    none: on a machine without a motor its brake follows ``resistance_level``
+    in any mode, and manual-treadmill emulation on a motorized twin is done by
+    the emulation controllers with NORMAL commands (controllers/emulation.py).
+    """
 
     NORMAL = 0  # track the target speed
-    RESISTANCE = 1  # manual-treadmill emulation: the drive resists the walker
+    RESISTANCE = 1  # a board's own resistance mode: the drive resists the walker
     STOP = 2  # controlled stop: ramp to zero, then disable the drive
 
 

@@ -286,8 +286,9 @@ def _curved_manual() -> Machine:
         kind=MachineKind.CURVED,
         description=(
             "Curved non-motorized slat treadmill: heavy slat belt on ball-bearing rails (low"
-            " deck friction), speed emerges from where the feet land on the curve; optional"
-            " pad-brake resistance."
+            " deck friction); optional pad-brake resistance. The walker pushes the belt to"
+            " its own pace, as on the flat manual machine: the twin does not model the"
+            " curve's slope under the feet, so speed does not come from where they land."
         ),
         motor=_no_motor(0.0),
         belt=BeltParams(
