@@ -69,6 +69,12 @@ class Client:
     def close(self) -> None:
         os.close(self.fd)
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def send(self, message_type: int, payload: bytes) -> bytes:
         """Send one frame with the next sequence number; return its bytes (for replays)."""
         self.seq = (self.seq + 1) & 0xFFFF

@@ -53,25 +53,21 @@ REFUSED = [
 
 def test_every_value_the_machine_cannot_honour_is_refused_and_the_belt_keeps_its_target():
     machine = preset("club-motorized")  # 0..24.14 km/h, -3.0..15.0 %, forward only
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=60.0) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0xA11CE)
-            client.pump(0.2)
-            assert client.hello_ack["max_speed_kmh_x100"] == 2414
-            client.send(COMMAND, command_payload(WALK_KMH_X100, WALK_INCLINE_X10))
-            _feed_with_heartbeats(client, 5.0)  # up to speed and incline
-            seen = []
-            for what, speed, incline, direction, mode, _ in REFUSED:
-                nacks_before = len(client.nacks)
-                client.send(COMMAND, command_payload(speed, incline, direction, mode))
-                _feed_with_heartbeats(client, 0.5)
-                new = client.nacks[nacks_before:]
-                last = client.telemetry[-1]
-                seen.append((what, new, last))
-        finally:
-            client.close()
-        emulator.stop()
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=60.0) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0xA11CE)
+        client.pump(0.2)
+        assert client.hello_ack["max_speed_kmh_x100"] == 2414
+        client.send(COMMAND, command_payload(WALK_KMH_X100, WALK_INCLINE_X10))
+        _feed_with_heartbeats(client, 5.0)  # up to speed and incline
+        seen = []
+        for what, speed, incline, direction, mode, _ in REFUSED:
+            nacks_before = len(client.nacks)
+            client.send(COMMAND, command_payload(speed, incline, direction, mode))
+            _feed_with_heartbeats(client, 0.5)
+            new = client.nacks[nacks_before:]
+            last = client.telemetry[-1]
+            seen.append((what, new, last))
     assert emulator.error is None
     for (what, new, last), (_, _, _, _, _, offset) in zip(seen, REFUSED, strict=True):
         assert [(n["code"], n["ref_seq"] > 0, n["detail"]) for n in new] == [
@@ -83,31 +79,27 @@ def test_every_value_the_machine_cannot_honour_is_refused_and_the_belt_keeps_its
 
 def test_an_emergency_stop_is_reset_by_reset_and_the_belt_runs_again():
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=30.0) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0xE5709)
-            client.pump(2.0, keep_alive_mps=1.0)
-            running = client.telemetry[-1]["speed_mps"]
-            # The emergency stop and a STOP right behind it, in one write: the second frame
-            # must not cancel the first before the motor board has taken it.
-            client.command(0.0, estop=True)
-            client.command(0.0, mode=MODE_STOP)
-            client.pump(4.0, keep_alive_mps=0.0)
-            stopped = client.telemetry[-1]
-            nacks_before = len(client.nacks)
-            client.command(1.0)  # motion without RESET: refused, and answered
-            client.pump(0.3)
-            refused = client.nacks[nacks_before:]
-            still = client.telemetry[-1]
-            client.command(0.0, reset=True, mode=MODE_STOP)  # RESET at standstill
-            client.pump(0.3, keep_alive_mps=None)
-            cleared = client.telemetry[-1]
-            client.pump(4.0, keep_alive_mps=1.0)  # then NORMAL
-            again = client.telemetry[-1]
-        finally:
-            client.close()
-        emulator.stop()
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=30.0) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0xE5709)
+        client.pump(2.0, keep_alive_mps=1.0)
+        running = client.telemetry[-1]["speed_mps"]
+        # The emergency stop and a STOP right behind it, in one write: the second frame
+        # must not cancel the first before the motor board has taken it.
+        client.command(0.0, estop=True)
+        client.command(0.0, mode=MODE_STOP)
+        client.pump(4.0, keep_alive_mps=0.0)
+        stopped = client.telemetry[-1]
+        nacks_before = len(client.nacks)
+        client.command(1.0)  # motion without RESET: refused, and answered
+        client.pump(0.3)
+        refused = client.nacks[nacks_before:]
+        still = client.telemetry[-1]
+        client.command(0.0, reset=True, mode=MODE_STOP)  # RESET at standstill
+        client.pump(0.3, keep_alive_mps=None)
+        cleared = client.telemetry[-1]
+        client.pump(4.0, keep_alive_mps=1.0)  # then NORMAL
+        again = client.telemetry[-1]
     assert emulator.error is None
     assert running > 0.9
     assert stopped["faults"] & STOP_BUTTON_BIT and stopped["speed_mps"] < 0.05
@@ -120,19 +112,15 @@ def test_an_emergency_stop_is_reset_by_reset_and_the_belt_runs_again():
 
 def test_a_reset_with_normal_in_the_same_command_restarts_the_belt_after_an_emergency_stop():
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=30.0) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0xE5710)
-            client.pump(2.0, keep_alive_mps=1.0)
-            client.command(0.0, estop=True)
-            client.pump(4.0, keep_alive_mps=0.0)
-            assert client.telemetry[-1]["faults"] & STOP_BUTTON_BIT
-            client.command(1.0, reset=True)
-            client.pump(4.0, keep_alive_mps=1.0)
-        finally:
-            client.close()
-        emulator.stop()
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=30.0) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0xE5710)
+        client.pump(2.0, keep_alive_mps=1.0)
+        client.command(0.0, estop=True)
+        client.pump(4.0, keep_alive_mps=0.0)
+        assert client.telemetry[-1]["faults"] & STOP_BUTTON_BIT
+        client.command(1.0, reset=True)
+        client.pump(4.0, keep_alive_mps=1.0)
     assert client.telemetry[-1]["speed_mps"] == pytest.approx(1.0, abs=0.05)
     assert client.telemetry[-1]["faults"] == 0
     assert not client.nacks
@@ -140,23 +128,19 @@ def test_a_reset_with_normal_in_the_same_command_restarts_the_belt_after_an_emer
 
 def test_twenty_stale_frames_in_one_write_give_one_nack():
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=10.0) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0x57A1E)
-            client.pump(0.2)
-            replayed = client.send(HEARTBEAT, heartbeat_payload(1))
-            client.pump(0.2)
-            os.write(client.fd, replayed * 20)
-            client.pump(0.5)
-            stale = [n for n in client.nacks if n["code"] == "STALE_SEQUENCE"]
-            # one period later, a stale frame is answered again
-            os.write(client.fd, replayed)
-            client.pump(0.2)
-            later = [n for n in client.nacks if n["code"] == "STALE_SEQUENCE"]
-        finally:
-            client.close()
-        emulator.stop()
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=10.0) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0x57A1E)
+        client.pump(0.2)
+        replayed = client.send(HEARTBEAT, heartbeat_payload(1))
+        client.pump(0.2)
+        os.write(client.fd, replayed * 20)
+        client.pump(0.5)
+        stale = [n for n in client.nacks if n["code"] == "STALE_SEQUENCE"]
+        # one period later, a stale frame is answered again
+        os.write(client.fd, replayed)
+        client.pump(0.2)
+        later = [n for n in client.nacks if n["code"] == "STALE_SEQUENCE"]
     assert len(stale) == 1 and stale[0]["detail"] == struct.unpack("<H", replayed[3:5])[0]
     assert len(later) == 2
 

@@ -25,21 +25,18 @@ def _key_then_stop_button() -> list[FaultSpec]:
 @pytest.mark.parametrize("clock", [EmulatorClock.WALL])
 def test_a_reset_clears_two_latches_whose_causes_have_gone_and_the_belt_runs(clock):
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=clock, duration_s=12.0,
-                         faults=_key_then_stop_button()) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0x5EED)
-            client.pump(3.5, keep_alive_mps=0.0)  # through both faults, belt at rest
-            latched = client.telemetry[-1]["faults"]
-            assert latched & KEY_OUT_BIT and latched & STOP_BUTTON_BIT
-            assert client.telemetry[-1]["key"] == 0x01  # the key is back in
-            stops_before = len(client.stopped)
-            client.command(1.0, reset=True)  # the frame that used to kill the emulator
-            client.pump(4.0, keep_alive_mps=1.0)
-        finally:
-            client.close()
-        result = emulator.stop()
+    with (RunningEmulator(machine, clock=clock, duration_s=12.0,
+                          faults=_key_then_stop_button()) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0x5EED)
+        client.pump(3.5, keep_alive_mps=0.0)  # through both faults, belt at rest
+        latched = client.telemetry[-1]["faults"]
+        assert latched & KEY_OUT_BIT and latched & STOP_BUTTON_BIT
+        assert client.telemetry[-1]["key"] == 0x01  # the key is back in
+        stops_before = len(client.stopped)
+        client.command(1.0, reset=True)  # the frame that used to kill the emulator
+        client.pump(4.0, keep_alive_mps=1.0)
+    result = emulator.result
     assert emulator.error is None and result is not None  # it served to the end
     last = client.telemetry[-1]
     assert last["faults"] & (KEY_OUT_BIT | STOP_BUTTON_BIT) == 0  # the reset cleared both
@@ -52,17 +49,13 @@ def test_a_reset_clears_two_latches_whose_causes_have_gone_and_the_belt_runs(clo
 def test_a_reset_with_the_key_still_out_keeps_the_belt_stopped():
     machine = preset("club-motorized")
     faults = [FaultSpec(FaultKind.LANYARD_PULL, 1.0)]  # out to the end
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0,
-                         faults=faults) as emulator:
-        client = Client(emulator.path)
-        try:
-            client.hello(0xBEEF)
-            client.pump(1.5, keep_alive_mps=0.0)
-            client.command(1.0, reset=True)
-            client.pump(2.0, keep_alive_mps=1.0)
-        finally:
-            client.close()
-        emulator.stop()
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0,
+                          faults=faults) as emulator,
+          Client(emulator.path) as client):
+        client.hello(0xBEEF)
+        client.pump(1.5, keep_alive_mps=0.0)
+        client.command(1.0, reset=True)
+        client.pump(2.0, keep_alive_mps=1.0)
     assert emulator.error is None
     assert client.telemetry[-1]["faults"] & KEY_OUT_BIT
     assert client.telemetry[-1]["speed_mps"] == 0.0
@@ -86,7 +79,8 @@ def test_stop_reasons_cover_every_combination_of_latched_faults():
 
 def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_on():
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator:
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator,
+          Client(emulator.path) as client):
         inner = emulator.board
         original = inner.on_tick
         calls = []
@@ -98,13 +92,9 @@ def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_
             return original(now_s, telemetry)
 
         inner.on_tick = failing_once
-        client = Client(emulator.path)
-        try:
-            client.hello(0xF00D)
-            client.pump(4.0, keep_alive_mps=1.0)
-        finally:
-            client.close()
-        result = emulator.stop()
+        client.hello(0xF00D)
+        client.pump(4.0, keep_alive_mps=1.0)
+    result = emulator.result
     assert emulator.error is None and result is not None
     errors = emulator.emulator.board.errors
     assert len(errors) == 1 and "a bug in the board model" in errors[0].text
@@ -114,7 +104,8 @@ def test_an_exception_in_the_board_logic_stops_the_belt_and_the_emulator_serves_
 
 def test_a_command_the_board_logic_fails_on_is_answered_operation_failed_on_the_wire():
     machine = preset("club-motorized")
-    with RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator:
+    with (RunningEmulator(machine, clock=EmulatorClock.WALL, duration_s=8.0) as emulator,
+          Client(emulator.path) as client):
         inner = emulator.board
         original = inner._command
         failed = []
@@ -126,13 +117,8 @@ def test_a_command_the_board_logic_fails_on_is_answered_operation_failed_on_the_
             return original(seq, payload, now_s, telemetry)
 
         inner._command = failing_once
-        client = Client(emulator.path)
-        try:
-            client.hello(0xFA11)
-            client.pump(3.0, keep_alive_mps=1.0)
-        finally:
-            client.close()
-        emulator.stop()
+        client.hello(0xFA11)
+        client.pump(3.0, keep_alive_mps=1.0)
     assert emulator.error is None
     assert [(n["code"], n["ref_type"], n["ref_seq"]) for n in client.nacks] == [
         ("OPERATION_FAILED", 0x03, failed[0])]
