@@ -288,3 +288,46 @@ def test_reset_acts_once():
     assert not board.take_drive_command().reset
     assert replace(board.drive_command, reset=False) == board.drive_command
     assert CommandPayload.from_command(Command(reset=True)).flags == CommandFlag.RESET
+
+
+def test_a_reset_the_motor_board_has_taken_clears_latches_its_sample_still_shows():
+    # Wall clock: the drive takes a RESET at tick k, but a host frame answered before tick
+    # k+1 is judged on tick k's sample, read before the motor board acted.
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0, emergency_stop=True))
+    bench.motor.faults |= Fault.STOP_BUTTON
+    bench.wait(0.01)
+    board, stale = bench.board, bench.motor.read()
+    bench.seq += 1
+    board.on_bytes(encode_command(Command(belt_speed_mps=1.0, reset=True), bench.seq),
+                   bench.t_s, stale)
+    assert board.take_drive_command().reset
+    bench.seq += 1
+    behind = board.on_bytes(encode_command(Command(belt_speed_mps=1.0), bench.seq),
+                            bench.t_s, stale)
+    assert of(Nack, [m.body for m in bench.host.feed(behind)]) == []
+    assert board.drive_command.mode is DriveMode.NORMAL
+    # The next tick's sample is the truth again: a latch still in it refuses motion.
+    board.on_tick(bench.t_s + 0.001, stale)
+    bench.seq += 1
+    refused = board.on_bytes(encode_command(Command(belt_speed_mps=1.0), bench.seq),
+                             bench.t_s + 0.001, stale)
+    assert [n.code for n in of(Nack, [m.body for m in bench.host.feed(refused)])] == [
+        NackCode.NOT_PERMITTED]
+
+
+def test_an_emergency_stop_the_motor_board_has_taken_refuses_motion_before_its_sample_shows():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    board, before = bench.board, bench.motor.read()
+    bench.seq += 1
+    board.on_bytes(encode_command(Command(emergency_stop=True), bench.seq), bench.t_s, before)
+    assert board.take_drive_command().emergency_stop
+    bench.seq += 1
+    behind = board.on_bytes(encode_command(Command(belt_speed_mps=1.0), bench.seq),
+                            bench.t_s, before)
+    assert [n.code for n in of(Nack, [m.body for m in bench.host.feed(behind)])] == [
+        NackCode.NOT_PERMITTED]
+    assert board.drive_command.mode is DriveMode.STOP

@@ -127,6 +127,9 @@ class AdapterBoard:
         self.watchdog_stops_s: list[float] = []  # board times of the watchdog's stops
         self._next_telemetry_s: float | None = None
         self._drive = Command(mode=DriveMode.STOP)
+        # A RESET or emergency stop the motor board has taken, which the sample in hand
+        # (read before the board acted) does not show yet; the next tick's sample does.
+        self._taken_unseen = Command(mode=DriveMode.STOP)
         self._comms_latched = False
         self._stop_reported = True  # at power-up the belt is stopped; nothing to report
         self._stale_nack_due_s: float | None = None
@@ -148,6 +151,7 @@ class AdapterBoard:
         command = self._drive
         if command.reset or command.emergency_stop:
             self._drive = replace(command, reset=False, emergency_stop=False)
+            self._taken_unseen = command
         return command
 
     @property
@@ -265,8 +269,12 @@ class AdapterBoard:
             flags &= ~CommandFlag.RESET
         # A RESET or an emergency stop waits in the drive command until the motor board
         # takes it: a COMMAND arriving first does not cancel it.
-        pending_estop = self._drive.emergency_stop
         reset = CommandFlag.RESET in flags or self._drive.reset
+        clears = reset or self._taken_unseen.reset
+        # An emergency stop latches on the motor board when it takes it; one taken already
+        # (and not yet in the sample) is cleared by a RESET that follows it.
+        pending_estop = self._drive.emergency_stop or (
+            self._taken_unseen.emergency_stop and not reset)
         if CommandFlag.RESET in flags:
             self._comms_latched = False
         if CommandFlag.EMERGENCY_STOP in flags:
@@ -274,7 +282,7 @@ class AdapterBoard:
                 out += self._stop(StopReason.HOST_EMERGENCY, now_s, telemetry)
             self._drive = self._halted(emergency_stop=True, reset=reset)
             return bytes(out)
-        latched = self._latched(telemetry, cleared_by_reset=reset)
+        latched = self._latched(telemetry, cleared_by_reset=clears)
         if pending_estop:
             latched |= Fault.STOP_BUTTON  # the motor board latches it when it takes the stop
         wants_motion = requested.mode is not DriveMode.STOP and requested.belt_speed_mps > 0.0
@@ -347,6 +355,7 @@ class AdapterBoard:
         if self._session_id is None:
             return b""
         out = bytearray()
+        self._taken_unseen = Command(mode=DriveMode.STOP)  # this tick's sample shows it
         if self._fed_at_s is not None and now_s - self._fed_at_s > self.watchdog_s + 1e-9:
             self._fed_at_s = None  # one expiry per silence
             if self._belt_active(telemetry) or self._drive.mode is not DriveMode.STOP:
