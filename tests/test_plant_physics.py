@@ -80,6 +80,27 @@ def test_steady_speed_under_constant_load():
                                   rel=2e-3)
 
 
+
+@pytest.mark.parametrize("ir_comp_ohm", [0.0, 1.35])
+def test_ir_compensation_cancels_its_share_of_the_load_droop(ir_comp_ohm):
+    # Without the tach trim the board's armature voltage is k v_ref + R_comp i, and the
+    # motor's is R i + k v at steady state: the roller droops by (R - R_comp) i / k.
+    machine = machine_with("home-motorized", drive=dict(tach_trim_gain_v_per_m=0.0,
+                                                        ir_comp_ohm=ir_comp_ohm))
+    treadmill = SimulatedTreadmill(machine, 70.0)
+    hold(treadmill, Command(belt_speed_mps=1.5), 10.0)
+    treadmill.set_walker_loads(force_n=-80.0, load_n=0.0)
+    end = hold(treadmill, Command(belt_speed_mps=1.5), 40.0)
+    end = end[end["t_s"] > 30.0]
+    current = float(np.mean(end["motor_current_a"]))
+    r_hot = machine.motor.armature_resistance_ohm * (
+        1 + COPPER_TEMP_COEFF_PER_K * (float(end["motor_temp_c"][-1]) - 20.0))
+    droop_mps = float(np.mean(end["board_ref_mps"] - end["drive_speed_mps"]))
+    expected_mps = (r_hot - ir_comp_ohm) * current / machine.force_constant_n_per_a
+    assert current > 2.0
+    assert droop_mps == pytest.approx(expected_mps, rel=0.02)
+
+
 def test_coast_down_against_friction_matches_the_analytic_solution():
     machine = preset("home-motorized")
     pull_s = 15.0

@@ -15,6 +15,7 @@ from treadtwin.scenarios.runner import run_scenario
 from treadtwin.scenarios.schema import load_scenario, parse_scenario
 from treadtwin.scenarios.suite import builtin_suite_dir
 from treadtwin.sim.engine import Engine
+from treadtwin.sim.faults import FaultKind, FaultSpec
 from treadtwin.sim.presets import preset
 from treadtwin.sim.treadmill import SimulatedTreadmill
 
@@ -414,3 +415,23 @@ def test_a_belt_coasting_down_after_a_lower_command_is_not_an_overspeed():
         t = 1.0 + k * DT
         sup.filter(t, DT, telemetry(t, speed=1.4 - 0.1 * k * DT), Command(belt_speed_mps=0.0))
     assert sup.latched is None
+
+
+class _KeyPullSession:
+    """Asks for 1 m/s at once, then a reset 3 s after the key is back (at 9 s)."""
+
+    period_s = DT
+
+    def tick(self, now_s: float, dt_s: float, telemetry: Telemetry) -> Command:
+        return Command(belt_speed_mps=1.0, reset=12.0 <= now_s < 12.1)
+
+
+def test_every_intervention_is_an_event_of_the_run():
+    loop = ControlLoop(_KeyPullSession(), SafetySupervisor())
+    engine = Engine(SimulatedTreadmill(preset("home-motorized"), 20.0), loop,
+                    [FaultSpec(FaultKind.LANYARD_PULL, at_s=6.0, duration_s=3.0)])
+    events = engine.run(20.0).events
+    seen = [(e.t_s, e.kind, e.detail.split(":")[0]) for e in events
+            if e.kind.startswith("supervisor_")]
+    assert seen == [(i.t_s, f"supervisor_{i.action}", i.rule) for i in loop.interventions]
+    assert {"limit", "stop", "reset"} <= {i.action for i in loop.interventions}
