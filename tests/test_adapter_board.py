@@ -24,6 +24,7 @@ from treadtwin.controllers.protocol import (
     Nack,
     NackCode,
     Side,
+    StatusFlag,
     Stopped,
     StopReason,
     TelemetryPayload,
@@ -331,3 +332,92 @@ def test_an_emergency_stop_the_motor_board_has_taken_refuses_motion_before_its_s
     assert [n.code for n in of(Nack, [m.body for m in bench.host.feed(behind)])] == [
         NackCode.NOT_PERMITTED]
     assert board.drive_command.mode is DriveMode.STOP
+
+
+# --- the decisions of docs/protocol.md section 14 ---------------------------------------------
+
+
+def test_ack_seq_acknowledges_commands_and_heartbeats_of_the_session_never_hello():
+    bench = Bench()
+    opened = of(TelemetryPayload, bench.hello())
+    assert [(t.ack_seq, StatusFlag.ACK_VALID in t.status) for t in opened] == [(0, False)]
+    heartbeat = bench.frame(Heartbeat(host_time_ms=0))
+    bench.send(heartbeat)
+    beat_seq = bench.seq
+    after_beat = of(TelemetryPayload, bench.wait(0.03))[-1]
+    assert (after_beat.ack_seq, StatusFlag.ACK_VALID in after_beat.status) == (beat_seq, True)
+    retried = of(TelemetryPayload, bench.hello())  # a retry of the current session
+    assert retried[-1].ack_seq == beat_seq
+    fresh = of(TelemetryPayload, bench.hello(session_id=SESSION + 1))
+    assert StatusFlag.ACK_VALID not in fresh[-1].status
+
+
+def test_a_refused_command_is_answered_nack_first_then_the_telemetry_that_acks_it():
+    bench = Bench()
+    bench.hello()
+    refused = bench.command(Command(belt_speed_mps=6.0))  # above the 5.0 m/s machine
+    assert [type(b) for b in refused] == [Nack, TelemetryPayload]
+    assert refused[0].code is NackCode.INVALID_PARAMETER
+    assert refused[1].ack_seq == bench.seq
+
+
+def test_the_adapter_numbers_its_frames_on_across_sessions():
+    bench = Bench()
+    board, host = bench.board, FrameDecoder(Side.HOST)
+    bench.seq += 1
+    first = host.feed(board.on_bytes(encode(Hello(1, 1, SESSION, 250, 20), bench.seq), 0.0,
+                                     bench.motor.read()))
+    bench.seq += 1
+    second = host.feed(board.on_bytes(encode(Hello(1, 1, SESSION + 1, 250, 20), bench.seq),
+                                      0.001, bench.motor.read()))
+    assert [m.seq for m in first] == [0, 1]  # HELLO_ACK, TELEMETRY
+    assert [m.seq for m in second] == [2, 3]  # not restarted by the new session
+    assert all(isinstance(m.body, (HelloAck, TelemetryPayload)) for m in first + second)
+
+
+def test_a_latched_stop_survives_a_new_session_until_a_reset():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    bench.wait(0.3)  # the watchdog stops the belt and latches COMMS
+    opened = of(TelemetryPayload, bench.hello(session_id=SESSION + 1))
+    assert Fault.COMMS in opened[-1].to_telemetry().faults
+    assert [n.code for n in of(Nack, bench.command(Command(belt_speed_mps=1.0)))] == [
+        NackCode.NOT_PERMITTED]
+    assert not of(Nack, bench.command(Command(belt_speed_mps=1.0, reset=True)))
+    assert bench.board.drive_command.mode is DriveMode.NORMAL
+
+
+def test_a_new_session_during_a_reported_stop_sends_no_second_stopped():
+    bench = Bench()
+    bench.hello()
+    bench.command(Command(belt_speed_mps=1.0))
+    running = bench.motor.read()  # a belt still running down, as a real one is
+    stopping = bench.command(Command(mode=DriveMode.STOP))
+    assert [s.reason for s in of(Stopped, stopping)] == [StopReason.HOST_STOP]
+    bench.seq += 1
+    out = bench.board.on_bytes(encode(Hello(1, 1, SESSION + 1, 250, 20), bench.seq),
+                               bench.t_s, running)
+    assert of(Stopped, [m.body for m in bench.host.feed(out)]) == []
+    control = Bench()  # a belt running under the old session gets its NEW_SESSION stop
+    control.hello()
+    control.command(Command(belt_speed_mps=1.0))
+    assert [s.reason for s in of(Stopped, control.hello(session_id=SESSION + 1))] == [
+        StopReason.NEW_SESSION]
+
+
+def test_the_watchdog_starts_at_the_hello_that_opens_the_session_and_a_retry_leaves_it():
+    # A belt still running when the host opens its session (say the adapter restarted
+    # under it): if the host then falls silent, the watchdog that began at the HELLO stops it.
+    bench = Bench()
+    board, host = bench.board, bench.host
+    coasting = bench.motor.read()._replace(belt_speed_mps=1.0)
+    bench.seq += 1
+    board.on_bytes(encode(Hello(1, 1, SESSION, 250, 20), bench.seq), 0.0, coasting)
+    bench.seq += 1
+    board.on_bytes(encode(Hello(1, 1, SESSION, 250, 20), bench.seq), 0.2, coasting)  # retry
+    stops = []
+    for k in range(1, 300):
+        out = board.on_tick(k * 0.001, coasting)
+        stops += [(k, m.body.reason) for m in host.feed(out) if isinstance(m.body, Stopped)]
+    assert stops == [(251, StopReason.WATCHDOG)]

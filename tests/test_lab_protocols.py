@@ -257,6 +257,16 @@ def test_woodway_master_timeout_stops_and_answers_bd_once(woodway):
     assert rig.board.counts.master_timeout_replies == 1
 
 
+def test_woodway_master_timeout_is_fed_by_complete_requests_only(woodway):
+    tm, rig = woodway
+    assert tm.start_belt(True) and tm.set_speed(3.0)
+    for _ in range(4):  # 0.8 s of bytes that start no request: 0xBF each, no feeding
+        rig.advance(0.2)
+        assert rig.exchange(b"\x00") == b"\xbf"
+    assert rig.board.counts.watchdog_stops == 1
+    assert rig.board.drive_command.mode is DriveMode.STOP
+
+
 def test_woodway_without_timer_keeps_running(woodway):
     tm, rig = woodway
     assert tm.start_belt(False) and tm.set_speed(3.0)

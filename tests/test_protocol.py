@@ -91,6 +91,16 @@ def _flip(frame: bytes, index: int, bit: int) -> bytes:
     return bytes(out)
 
 
+_TV02_BODY = p.HelloAck(1, 1, 1, SESSION, 250, 20,
+                        p.Capability.REVERSE | p.Capability.INCLINE | p.Capability.MOTOR_CURRENT
+                        | p.Capability.BUS_VOLTAGE | p.Capability.MOTOR_TEMP
+                        | p.Capability.KEY_SENSE, 2000, -30, 150)
+_TV02_FRAME = p.encode(_TV02_BODY, 0)
+# TV-08's payload with status DRIVE_ENABLED alone (ACK_VALID clear) and ack_seq still 5
+_TV08_WITHOUT_ACK_VALID = struct.pack(p.TelemetryPayload.FORMAT, 12345, 5, 0x01, 0, 360, 100,
+                                      45000, 50, 321, 1800, 405, 0x01, 0, 850, 0x7FFF)
+
+
 @dataclass(frozen=True)
 class Vector:
     """One test vector: how to build its frame and what a receiver makes of it."""
@@ -102,7 +112,7 @@ class Vector:
     means: str
     body: p.Body | None = None  # expected payload if accepted
     rejected: p.RejectKind | None = None
-    after: str | None = None  # a vector the receiver saw just before
+    after: str | None = None  # the vectors the receiver saw just before, comma-separated
 
 
 VECTORS = [
@@ -112,15 +122,11 @@ VECTORS = [
            "and telemetry every 20 ms",
            body=p.Hello(1, 1, SESSION, 250, 20)),
     Vector("TV-02", "HELLO_ACK", p.Side.ADAPTER,
-           p.encode(p.HelloAck(1, 1, 1, SESSION, 250, 20,
-                               p.Capability.REVERSE | p.Capability.INCLINE
-                               | p.Capability.MOTOR_CURRENT | p.Capability.BUS_VOLTAGE
-                               | p.Capability.MOTOR_TEMP | p.Capability.KEY_SENSE,
-                               2000, -30, 150), 0),
+           _TV02_FRAME,
            "adapter speaks v1 only, uses v1, accepts session 0x12345678 with a 250 ms "
            "watchdog and 20 ms telemetry; reverse, incline lift, current, voltage, "
            "temperature and key sensing; 0 to 20.00 km/h, -3.0 % to 15.0 %",
-           body=p.HelloAck(1, 1, 1, SESSION, 250, 20, p.Capability(0x007B), 2000, -30, 150)),
+           body=_TV02_BODY),
     Vector("TV-03", "COMMAND", p.Side.HOST,
            p.encode_command(TV03_COMMAND, 1),
            "3.60 km/h (1.000 m/s) forward at 5.0 % incline, normal mode",
@@ -251,6 +257,43 @@ VECTORS = [
            body=p.TelemetryPayload(80000, 40, p.StatusFlag(6), p.WireDirection.FORWARD, 300,
                                    5000, 300000, 0, 0, 1700, 310, p.KeyState.PRESENT,
                                    p.FaultBit.COMMS, p.U16_UNKNOWN, p.S16_UNKNOWN)),
+    Vector("TV-23", "HELLO in header version 2", p.Side.HOST,
+           p.encode_frame(0x01, 0, p.Hello(1, 2, SESSION, 250, 20).pack(), version=2),
+           "a host that speaks versions 1 and 2 wrote its HELLO in version 2: HELLO, "
+           "HELLO_ACK and NACK are always written in version 1, so it is dropped, counted "
+           "as version; an adapter answers NACK UNSUPPORTED_VERSION with detail 257",
+           rejected=p.RejectKind.VERSION),
+    Vector("TV-24", "HELLO offering versions 1 to 2", p.Side.HOST,
+           p.encode(p.Hello(1, 2, SESSION, 250, 20), 0),
+           "the same host done right: header version 1, its range 1..2 in the payload; a "
+           "version-1 adapter answers HELLO_ACK with version=1",
+           body=p.Hello(1, 2, SESSION, 250, 20)),
+    Vector("TV-25", "TELEMETRY with an ack_seq but no ACK_VALID", p.Side.ADAPTER,
+           p.encode_frame(0x82, 1, _TV08_WITHOUT_ACK_VALID),
+           "TV-08 with status DRIVE_ENABLED only while ack_seq is 5: ack_seq must be 0 "
+           "unless ACK_VALID is set, so it is dropped, counted as payload (offset 4)",
+           rejected=p.RejectKind.PAYLOAD),
+    Vector("TV-26", "NACK before any session", p.Side.ADAPTER,
+           p.encode(p.Nack(p.NackCode.NO_SESSION, 0x03, 1, 0), 5),
+           "refused the COMMAND with sequence 1: no session is open",
+           body=p.Nack(p.NackCode.NO_SESSION, 0x03, 1, 0)),
+    Vector("TV-27", "HELLO_ACK after a NACK", p.Side.ADAPTER,
+           _TV02_FRAME,
+           "TV-02 (sequence 0) right after TV-26 (sequence 5): 0 is not newer than 5, but "
+           "this receiver has accepted no HELLO_ACK yet, so any session_id is new "
+           "(section 6, rule 2) and the frame is accepted",
+           body=_TV02_BODY, after="TV-26"),
+    Vector("TV-28", "COMMAND replayed twice", p.Side.HOST,
+           p.encode_command(TV03_COMMAND, 1),
+           "TV-03 a third time: dropped, counted as stale like TV-15; an adapter that "
+           "answered TV-15 with NACK STALE_SEQUENCE less than one telemetry period ago "
+           "sends no NACK for this one, but counts it",
+           rejected=p.RejectKind.STALE, after="TV-03, TV-15"),
+    Vector("TV-29", "HELLO_ACK with max_version below min_version", p.Side.ADAPTER,
+           p.encode_frame(0x81, 0, struct.pack(p.HelloAck.FORMAT, 2, 1, 1, SESSION, 250, 20,
+                                               0, 2000, 0, 150)),
+           "versions 2..1 is no range: dropped, counted as payload (offset 1), as for HELLO",
+           rejected=p.RejectKind.PAYLOAD),
 ]
 _BY_NAME = {v.name: v for v in VECTORS}
 
@@ -294,10 +337,15 @@ def parse_doc_vectors(text: str) -> dict[str, dict[str, str]]:
     return found
 
 
+def _after(v: Vector) -> list[str]:
+    """The vectors the receiver saw before ``v``, in order."""
+    return [name.strip() for name in v.after.split(",")] if v.after else []
+
+
 def _decode_vector(v: Vector) -> tuple[list[p.Message], p.FrameDecoder]:
     decoder = decoder_for(v.sender)
-    if v.after:
-        decoder.feed(_BY_NAME[v.after].frame)
+    for name in _after(v):
+        decoder.feed(_BY_NAME[name].frame)
     before = decoder.counts
     messages = decoder.feed(v.frame)
     counts = decoder.counts
@@ -434,7 +482,19 @@ def test_vector_rejections_give_the_stated_nacks():
         assert rejection.nack() == p.Nack(p.NackCode.INVALID_PARAMETER, 0x03, seq, offset)
 
 
-def test_an_adapter_for_the_tv02_machine_answers_tv19_with_tv20():
+def test_vector_rejections_of_the_implementers_section_name_their_fields():
+    adapter = p.FrameDecoder(p.Side.ADAPTER)
+    adapter.feed(_BY_NAME["TV-23"].frame)
+    (rejection,) = adapter.pop_rejections()
+    assert rejection.nack() == p.Nack(p.NackCode.UNSUPPORTED_VERSION, 0x01, 0, 0x0101)
+    for name, offset in (("TV-25", 4), ("TV-29", 1)):
+        host = p.FrameDecoder(p.Side.HOST)
+        host.feed(_BY_NAME[name].frame)
+        (rejection,) = host.pop_rejections()
+        assert (rejection.kind, rejection.detail) == (p.RejectKind.PAYLOAD, offset), name
+
+
+def _adapter_board():
     from treadtwin.controllers.mock import MockTreadmill
     from treadtwin.emulator.adapter_board import AdapterBoard, MachineLimits
 
@@ -442,10 +502,41 @@ def test_an_adapter_for_the_tv02_machine_answers_tv19_with_tv20():
     board = AdapterBoard(MachineLimits(
         capabilities=p.Capability(ack.capabilities), max_speed_mps=kmh_to_mps(20.0),
         min_incline_pct=-3.0, max_incline_pct=15.0))
-    motor = MockTreadmill()
+    return board, MockTreadmill()
+
+
+def _answers(board, frame: bytes, t_s: float, motor) -> list[p.Body]:
+    return [m.body for m in p.FrameDecoder(p.Side.HOST).feed(
+        board.on_bytes(frame, t_s, motor.read()))]
+
+
+def test_an_adapter_answers_tv24_in_version_1_and_tv23_not_at_all():
+    board, motor = _adapter_board()
+    assert _answers(board, _BY_NAME["TV-23"].frame, 0.0, motor) == [
+        p.Nack(p.NackCode.UNSUPPORTED_VERSION, 0x01, 0, 0x0101)]
+    assert board.session_id is None
+    ack = _answers(board, _BY_NAME["TV-24"].frame, 0.0, motor)[0]
+    assert (ack.min_version, ack.max_version, ack.version) == (1, 1, 1)
+
+
+def test_an_adapter_nacks_tv15_but_not_tv28_inside_one_telemetry_period():
+    board, motor = _adapter_board()
+    _answers(board, _BY_NAME["TV-01"].frame, 0.0, motor)
+    _answers(board, _BY_NAME["TV-03"].frame, 0.001, motor)
+    stale_nack = p.Nack(p.NackCode.STALE_SEQUENCE, 0x03, 1, 1)
+    assert _answers(board, _BY_NAME["TV-15"].frame, 0.002, motor) == [stale_nack]
+    assert _answers(board, _BY_NAME["TV-28"].frame, 0.002 + 0.019, motor) == []
+    assert board.decoder.counts.stale == 2  # the silent one is counted all the same
+    assert _answers(board, _BY_NAME["TV-28"].frame, 0.002 + 0.020, motor) == [stale_nack]
+
+
+def test_an_adapter_for_the_tv02_machine_answers_tv19_with_tv20():
+    board, motor = _adapter_board()
     board.on_bytes(_BY_NAME["TV-01"].frame, 0.0, motor.read())  # HELLO_ACK seq 0, TELEMETRY 1
     out = board.on_bytes(_BY_NAME["TV-19"].frame, 0.01, motor.read())
     assert out.startswith(_BY_NAME["TV-20"].frame)  # then the TELEMETRY that answers it
+    rest = p.FrameDecoder(p.Side.HOST).feed(out[len(_BY_NAME["TV-20"].frame):])
+    assert [(type(m.body), m.body.ack_seq) for m in rest] == [(p.TelemetryPayload, 1)]
     assert board.drive_command.mode is DriveMode.STOP  # the session's STOP stood
 
 

@@ -412,6 +412,15 @@ def _field_ranges(cls: type[_Payload]) -> tuple[tuple[str, int, int], ...]:
                  for f, code in zip(fields(cls), cls.FORMAT[1:], strict=True))
 
 
+def _check_version_range(min_version: int, max_version: int) -> None:
+    """A version range, as HELLO and HELLO_ACK carry it: 1 <= min <= max."""
+    if min_version < 1:
+        raise PayloadError(f"min_version must be >= 1, got {min_version}", "min_version")
+    if max_version < min_version:
+        raise PayloadError(f"max_version {max_version} is below min_version {min_version}",
+                           "max_version")
+
+
 @dataclass(frozen=True, slots=True)
 class Hello(_Payload):
     """Host opens (or reopens) a session; the layout is frozen across versions."""
@@ -426,11 +435,7 @@ class Hello(_Payload):
     telemetry_period_ms: int  # requested; 0 = adapter default
 
     def _validate(self) -> None:
-        if not 1 <= self.min_version <= self.max_version:
-            raise PayloadError(
-                f"need 1 <= min_version <= max_version, got {self.min_version}..{self.max_version}",
-                "min_version",
-            )
+        _check_version_range(self.min_version, self.max_version)
         if self.session_id == 0:
             raise PayloadError("session_id must be non-zero", "session_id")
 
@@ -454,10 +459,10 @@ class HelloAck(_Payload):
     max_incline_pct_x10: int
 
     def _validate(self) -> None:
-        if not 1 <= self.min_version <= self.version <= self.max_version:
+        _check_version_range(self.min_version, self.max_version)
+        if not self.min_version <= self.version <= self.max_version:
             raise PayloadError(
-                f"need 1 <= min_version <= version <= max_version, got "
-                f"{self.min_version}, {self.version}, {self.max_version}",
+                f"version {self.version} is outside {self.min_version}..{self.max_version}",
                 "version",
             )
         if self.session_id == 0:

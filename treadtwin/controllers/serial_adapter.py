@@ -76,6 +76,10 @@ class LinkCounters:
     hello_retries: int = 0
     reconnects: int = 0
     link_losses: int = 0
+    # The host's own lateness, not the link's: reader-loop passes further apart than the
+    # heartbeat interval (watchdog / 4), so a heartbeat went out late (docs/hil.md).
+    host_stalls: int = 0
+    host_stall_max_s: float = 0.0
     nacks: list[tuple[float, str]] = field(default_factory=list)  # (host s, what was refused)
     stops: list[tuple[float, str]] = field(default_factory=list)  # (board s, reason)
     decode: DecodeCounts = field(default_factory=DecodeCounts)
@@ -123,6 +127,7 @@ class SerialAdapterTreadmill:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lockstep = False
+        self._loop_at_s: float | None = None  # when the reader loop last came round
 
     # --- opening and closing ---------------------------------------------------------------
     def open(self, lockstep: bool = False) -> SerialAdapterTreadmill:
@@ -313,26 +318,41 @@ class SerialAdapterTreadmill:
                     self.telemetry_period_ms) / 1000.0
         return max(LINK_LOST_PERIODS * period_s, LINK_LOST_MIN_S)
 
+    def _service(self) -> None:
+        """One pass of the reader loop: what has come in, a heartbeat if one is due, and the
+        link judged lost when telemetry has stopped. A pass that comes round later than the
+        heartbeat interval is the host's own stall (its threads starved), counted apart
+        from link loss: the bytes waited in the port and are read now."""
+        watchdog_s = (self.hello_ack.watchdog_ms if self.hello_ack else
+                      self.watchdog_ms) / 1000.0
+        came_round = self._clock()
+        if self._loop_at_s is not None and came_round - self._loop_at_s > watchdog_s / 4:
+            self.counters.host_stalls += 1
+            self.counters.host_stall_max_s = max(self.counters.host_stall_max_s,
+                                                 came_round - self._loop_at_s)
+        self._loop_at_s = came_round
+        if self._link_lost:
+            self._reconnect()
+            self._loop_at_s = self._clock()  # the handshake's time is no stall
+        self._receive()
+        now = self._clock()
+        if now - self._last_sent_s > watchdog_s / 4:
+            self.heartbeat()
+        seen = self._telemetry_at_s
+        if seen is not None and now - seen > self._lost_after_s():
+            self._mark_lost()
+
     def _run(self) -> None:
-        """Reader thread: telemetry in, heartbeats out, reconnect when the link is lost."""
+        """Reader thread: :meth:`_service` until closed, backing off while the link is down."""
         backoff_s = 0.05
         while not self._stop.is_set():
             try:
-                if self._link_lost:
-                    self._reconnect()
-                    backoff_s = 0.05
-                self._receive()
-                now = self._clock()
-                watchdog_s = (self.hello_ack.watchdog_ms if self.hello_ack else
-                              self.watchdog_ms) / 1000.0
-                if now - self._last_sent_s > watchdog_s / 4:
-                    self.heartbeat()
-                seen = self._telemetry_at_s
-                if seen is not None and now - seen > self._lost_after_s():
-                    self._mark_lost()
+                self._service()
+                backoff_s = 0.05
             except (serial.SerialException, OSError, AdapterAbsent, TypeError):
                 # TypeError: pyserial's posix read on a port closed under it
                 self._mark_lost()
+                self._loop_at_s = None  # the back-off below is no stall either
                 self._stop.wait(backoff_s)
                 backoff_s = min(2 * backoff_s, RECONNECT_BACKOFF_MAX_S)
 
