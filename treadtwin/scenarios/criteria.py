@@ -159,10 +159,21 @@ def evaluate(specs: Sequence[Any], metrics: Mapping[str, Any], events: Sequence[
     return results
 
 
+def interrupted_criterion(reached_s: float, duration_s: float) -> dict[str, Any]:
+    """The failed ``completed`` criterion of a run stopped short (Ctrl-C, SIGTERM): what
+    it did not reach was not judged, so it cannot pass."""
+    return {"name": "completed", "passed": False, "value": round(reached_s, 3),
+            "limit": duration_s,
+            "detail": f"interrupted at {reached_s:.2f} s of {duration_s:g} s: the rest was"
+                      " not run, so the run is not judged a pass"}
+
+
 def describe_result(result: Mapping[str, Any]) -> str:
     """One criterion result for people: ``stops_within: 1.67 s (limit 8 s)``, rounded,
     with units; ``no_fall: the walker did not fall``."""
     name, value, limit = result["name"], result["value"], result["limit"]
+    if name == "completed":
+        return f"{name}: {result['detail']}"
     definition = CRITERIA[name]
     if name == "no_fall":
         return f"{name}: the walker {'fell' if value else 'did not fall'}"

@@ -8,87 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..controllers.interface import Fault
-from ..sim.walker.balance import WalkerState
+from .recording import TraceRecorder, write_trace_csv
 from .runner import ScenarioResult
-
-#: Contract columns first, in the contract's order, then the extras.
-TRACE_COLUMNS = (
-    "t_s", "belt_speed_mps", "belt_speed_cmd_mps", "belt_speed_meas_mps", "incline_pct",
-    "motor_current_a", "motor_voltage_v", "walker_pos_m", "walker_state", "key_present",
-    "safety_state",
-    "e_elec_j", "e_copper_j", "e_friction_j", "e_brake_j", "e_walker_j", "kinetic_j",
-    # extras: further loss and storage terms of the balance, then sensors and board
-    "e_slip_j", "e_magnetic_j", "e_brake_resistor_j", "walker_force_n", "walker_load_n",
-    "vo2_ml_kg_min", "balance_error_m",
-    "incline_cmd_pct", "incline_meas_pct", "motor_current_meas_a", "bus_voltage_v",
-    "motor_temp_c", "drive_speed_mps", "board_ref_mps", "tach_pulse_count", "belt_travel_m",
-)
-
-#: How each walker state code is written in the trace.
-WALKER_STATES = {int(state): state.name.lower() for state in WalkerState}
-
-
-def _supervisor_stops(t_s: np.ndarray, events) -> np.ndarray:
-    """Per row, the rule of the supervisor's latched stop ('' when none), from its events."""
-    latched = np.full(len(t_s), "", dtype=object)
-    stop_rule, since = None, 0
-    for event in events:
-        if event.kind not in ("supervisor_stop", "supervisor_reset"):
-            continue
-        row = int(np.searchsorted(t_s, event.t_s - 1e-9))
-        if stop_rule is not None:
-            latched[since:row] = stop_rule
-        rule = event.detail.split(":", 1)[0]
-        stop_rule, since = (rule, row) if event.kind == "supervisor_stop" else (None, row)
-    if stop_rule is not None:
-        latched[since:] = stop_rule
-    return latched
-
-
-def _safety_state_names(flags: np.ndarray, supervisor: np.ndarray) -> np.ndarray:
-    """'ok', or the board's raised fault flags and the supervisor's latched stop
-    ('supervisor:<rule>') joined by '|', per row."""
-    names = np.empty(len(flags), dtype=object)
-    cache: dict[tuple[int, str], str] = {}
-    for index, (bits, rule) in enumerate(zip(flags.tolist(), supervisor.tolist(), strict=True)):
-        text = cache.get((bits, rule))
-        if text is None:
-            members = [f.name.lower() for f in Fault if f and bits & f]
-            if rule:
-                members.append(f"supervisor:{rule}")
-            text = cache[(bits, rule)] = "|".join(members) if members else "ok"
-        names[index] = text
-    return names
-
-
-def _column_text(trace: np.ndarray, name: str, events=()) -> np.ndarray:
-    if name == "safety_state":
-        return _safety_state_names(trace["faults"], _supervisor_stops(trace["t_s"], events))
-    if name == "walker_state":
-        return np.array([WALKER_STATES.get(int(c), str(int(c))) for c in trace["walker_state"]],
-                        dtype=object)
-    values = trace[name]
-    if values.dtype.kind == "i":
-        text = values.astype(str).astype(object)
-        text[values < 0] = ""  # not known (a hil run: a key the protocol cannot report)
-        return text
-    text = np.char.mod("%.9g", values)
-    text[np.isnan(values)] = ""
-    return text
-
-
-def write_trace_csv(trace: np.ndarray, path: Path, events=()) -> None:
-    """One row per trace sample; empty cells where a value does not exist (no walker).
-
-    ``events`` (the run's) give the supervisor's latched stops for ``safety_state``."""
-    columns = [_column_text(trace, name, events) for name in TRACE_COLUMNS]
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        out.write(",".join(TRACE_COLUMNS) + "\n")
-        for row in zip(*columns, strict=True):
-            out.write(",".join(row) + "\n")
 
 
 def _json_safe(value: Any) -> Any:
@@ -221,11 +142,18 @@ seed {summary['seed']}.</p>
     path.write_text(page, encoding="utf-8")
 
 
-def write_outputs(result: ScenarioResult, out_dir: Path) -> dict[str, Any]:
-    """Write every output of a run into ``out_dir``; returns the summary."""
+def write_outputs(result: ScenarioResult, out_dir: Path,
+                  recorder: TraceRecorder | None = None) -> dict[str, Any]:
+    """Write every output of a run into ``out_dir``; returns the summary.
+
+    With the ``recorder`` that streamed the run, trace.csv and events.csv are finished
+    from what it wrote; without one they are written whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if recorder is not None:
+        recorder.finish(result.run.trace, result.run.events)
+    else:
+        write_trace_csv(result.run.trace, out_dir / "trace.csv", result.run.events)
     summary = write_summary(result, out_dir / "summary.json")
-    write_trace_csv(result.run.trace, out_dir / "trace.csv", result.run.events)
     plot_run(result, out_dir / "plot.png")
     write_report_html(result, summary, out_dir / "report.html")
     return summary

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from ..controllers.emulation import (
     CurvedEmulationParams,
@@ -21,13 +22,31 @@ from ..controllers.program import ProgramController
 from ..controllers.self_paced import SelfPacedController, SelfPacedParams
 from ..controllers.speed import SpeedController, SpeedControlParams
 from ..controllers.supervisor import SafetySupervisor
-from ..sim.engine import ClockMode, Engine, RunResult
+from ..sim.engine import ClockMode, Engine, Event, RunInterrupted, RunResult
 from ..sim.machine import Machine
 from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
-from .criteria import evaluate
+from .criteria import evaluate, interrupted_criterion
 from .metrics import compute_metrics
 from .schema import EMULATIONS, Scenario
+
+
+class ScenarioInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a run; ``result`` is the run so far, judged, with its
+    failed ``completed`` criterion."""
+
+    def __init__(self, result: ScenarioResult) -> None:
+        super().__init__(f"interrupted at {result.run.sim_time_s:.2f} s")
+        self.result = result
+
+
+class Recorder(Protocol):
+    """Takes the run so far once a simulated second (:class:`.recording.TraceRecorder`):
+    the trace, and the events (``events_from(row)``: those the trace shows from that row
+    on, and every other event so far)."""
+
+    def flush(self, trace: Any, events_from: Callable[[int], list[Event]],
+              now_s: float) -> None: ...
 
 
 @dataclass
@@ -64,6 +83,7 @@ class ScenarioResult:
             "wall_time_s": run.wall_time_s,
             "real_time_factor": run.real_time_factor,
             "metrics": self.metrics,
+            "interrupted": run.interrupted,
             "seed": self.scenario.seed,
             "machine": self.scenario.machine.name,
             "source": self.scenario.source,
@@ -140,15 +160,27 @@ def run_scenario(
     seed: int | None = None,
     clock: ClockMode = ClockMode.LOCKSTEP,
     time_scale: float = 1.0,
+    recorder: Recorder | None = None,
 ) -> ScenarioResult:
-    """Run a scenario on the twin; ``seed`` overrides the file's seed."""
+    """Run a scenario on the twin; ``seed`` overrides the file's seed.
+
+    A ``recorder`` gets the trace and events so far once a simulated second. On Ctrl-C
+    :class:`ScenarioInterrupted` carries the run so far, judged."""
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     treadmill, walker = build_twin(scenario)
     controller = build_controller(scenario)
+
+    def flush(now_s: float) -> None:
+        recorder.flush(treadmill.trace(), engine.collect_events, now_s)
+
     engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale,
-                    walker=walker)
-    return judge(scenario, engine.run(scenario.duration_s))
+                    walker=walker, on_flush=None if recorder is None else flush)
+    try:
+        run = engine.run(scenario.duration_s)
+    except RunInterrupted as stop:
+        raise ScenarioInterrupted(judge(scenario, stop.run)) from None
+    return judge(scenario, run)
 
 
 def judge(scenario: Scenario, run: RunResult) -> ScenarioResult:
@@ -157,4 +189,6 @@ def judge(scenario: Scenario, run: RunResult) -> ScenarioResult:
                               walker_mass_kg=scenario.walker.mass_kg if scenario.walker else None,
                               running_length_m=scenario.machine.belt.running_length_m)
     criteria = evaluate(scenario.criteria, metrics, run.events, scenario.faults)
+    if run.interrupted:
+        criteria.append(interrupted_criterion(run.sim_time_s, scenario.duration_s))
     return ScenarioResult(scenario=scenario, run=run, metrics=metrics, criteria=criteria)

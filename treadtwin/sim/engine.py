@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +56,16 @@ class LoopTiming:
     overruns: int
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during :meth:`Engine.run`; ``run`` is what was reached.
+
+    A :class:`KeyboardInterrupt`, so code that does not look for it still stops."""
+
+    def __init__(self, run: RunResult) -> None:
+        super().__init__(f"interrupted at {run.sim_time_s:.2f} s")
+        self.run = run
+
+
 @dataclass
 class RunResult:
     """What a run produced: the trace, the events and how fast it ran."""
@@ -66,6 +76,7 @@ class RunResult:
     wall_time_s: float
     timing: LoopTiming | None = None
     commands: list[tuple[float, Command]] = field(default_factory=list)
+    interrupted: bool = False  # stopped short of its duration (Ctrl-C, SIGTERM)
 
     @property
     def real_time_factor(self) -> float:
@@ -101,6 +112,8 @@ class Engine:
         clock: ClockMode = ClockMode.LOCKSTEP,
         time_scale: float = 1.0,
         walker: Walker | None = None,
+        on_flush: Callable[[float], None] | None = None,
+        flush_period_s: float = 1.0,
     ) -> None:
         if not controller.period_s >= treadmill.physics_dt_s:
             raise ValueError(
@@ -115,6 +128,10 @@ class Engine:
         self.clock = clock
         self.time_scale = time_scale
         self.walker = walker
+        # Called with the simulated time every ``flush_period_s`` (the plant brought there
+        # first): a recorder streams what the run has made so far.
+        self.on_flush = on_flush
+        self.flush_period_s = flush_period_s
         self.events: list[Event] = []
         self.commands: list[tuple[float, Command]] = []
         self._link_up = True
@@ -196,6 +213,12 @@ class Engine:
                 return
             yield env.timeout(wait)
 
+    def _flush(self, env: simpy.Environment):
+        while True:
+            yield env.timeout(self.flush_period_s)
+            self.treadmill.advance_to(env.now)
+            self.on_flush(env.now)
+
     def _link_down(self, env: simpy.Environment) -> None:
         self._link_up = False
         self._link_generation += 1
@@ -219,6 +242,11 @@ class Engine:
         wall_start = time.perf_counter()
         try:
             self.advance(duration_s)
+        except KeyboardInterrupt as stop:
+            reached = self.treadmill.t_s
+            run = self.finish(reached, time.perf_counter() - wall_start)
+            run.interrupted = True
+            raise RunInterrupted(run) from stop
         except BaseException:
             if self.walker is not None:
                 self.walker.close()
@@ -238,6 +266,8 @@ class Engine:
         else:
             env = simpy.Environment()
         env.process(self._control(env))
+        if self.on_flush is not None:
+            env.process(self._flush(env))
         if self.walker is not None:
             env.process(self._walk(env))
         for fault in self.faults:
@@ -255,21 +285,28 @@ class Engine:
         """Close the walker and collect the trace and every event into a :class:`RunResult`."""
         if self.walker is not None:
             self.walker.close()
+        return RunResult(
+            trace=self.treadmill.trace(),
+            events=self.collect_events(),
+            sim_time_s=duration_s,
+            wall_time_s=wall_s,
+            timing=self._timing(),
+            commands=self.commands,
+        )
+
+    def collect_events(self, from_row: int = 0) -> list[Event]:
+        """Every event so far, in time order: faults, the walker's, the supervisor's, and
+        the trips and lanyard pulls the trace shows, those at trace rows ``from_row`` on
+        (a recorder that has the earlier ones need not scan the whole trace again)."""
         trace = self.treadmill.trace()
         walker_events = [Event(e.t_s, e.kind, e.detail)
                          for e in (self.walker.events if self.walker else [])]
         supervisor_events = [Event(i.t_s, f"supervisor_{i.action}", f"{i.rule}: {i.reason}")
                              for i in getattr(self.controller, "interventions", ())]
         injected = [e.t_s for e in self.events if e.kind == FaultKind.LANYARD_PULL.value]
-        return RunResult(
-            trace=trace,
-            events=sorted(self.events + walker_events + supervisor_events + trip_events(trace)
-                          + lanyard_events(trace, injected), key=lambda e: e.t_s),
-            sim_time_s=duration_s,
-            wall_time_s=wall_s,
-            timing=self._timing(),
-            commands=self.commands,
-        )
+        return sorted(self.events + walker_events + supervisor_events
+                      + trip_events(trace, from_row) + lanyard_events(trace, injected, from_row),
+                      key=lambda e: e.t_s)
 
     def _timing(self) -> LoopTiming | None:
         stamps = np.asarray(self._tick_wall_s) * self.time_scale  # in simulated seconds
@@ -300,13 +337,15 @@ _TRIP_NAMES = {
 }
 
 
-def lanyard_events(trace: np.ndarray, injected_s: list[float]) -> list[Event]:
-    """The walker's lanyard pulling the key out: key-out edges no fault injected."""
+def lanyard_events(trace: np.ndarray, injected_s: list[float], from_row: int = 0) -> list[Event]:
+    """The walker's lanyard pulling the key out: key-out edges no fault injected, at rows
+    ``from_row`` on."""
     events: list[Event] = []
-    if len(trace) == 0:
+    first = max(from_row, 1)
+    if len(trace) <= first:
         return events
     key = trace["key_present"]
-    for row in np.flatnonzero((key[1:] == 0) & (key[:-1] == 1)) + 1:
+    for row in np.flatnonzero((key[first:] == 0) & (key[first - 1:-1] == 1)) + first:
         t_s = float(trace["t_s"][row])
         if any(abs(t_s - s) < 0.05 for s in injected_s):
             continue
@@ -316,16 +355,20 @@ def lanyard_events(trace: np.ndarray, injected_s: list[float]) -> list[Event]:
     return events
 
 
-def trip_events(trace: np.ndarray) -> list[Event]:
-    """Events for each fault flag the board raised or cleared, from the trace."""
+def trip_events(trace: np.ndarray, from_row: int = 0) -> list[Event]:
+    """Events for each fault flag the board raised or cleared, from the trace (the edges at
+    rows ``from_row`` on; the first row is an edge from no flags)."""
     events: list[Event] = []
-    if len(trace) == 0:
+    if len(trace) <= from_row:
         return events
-    flags = trace["faults"]
-    previous = np.concatenate(([0], flags[:-1]))
-    for row in np.flatnonzero(flags != previous):
-        raised = int(flags[row]) & ~int(previous[row])
-        cleared = int(previous[row]) & ~int(flags[row])
+    all_flags = trace["faults"]
+    flags = all_flags[from_row:]
+    before = all_flags[from_row - 1:from_row] if from_row > 0 else np.zeros(1, all_flags.dtype)
+    previous = np.concatenate((before, flags[:-1]))
+    for row in np.flatnonzero(flags != previous) + from_row:
+        now_flags, previous_flags = int(all_flags[row]), int(all_flags[row - 1]) if row else 0
+        raised = now_flags & ~previous_flags
+        cleared = previous_flags & ~now_flags
         t_s = float(trace["t_s"][row])
         for bit, text in _TRIP_NAMES.items():
             if raised & bit:
