@@ -141,6 +141,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # as a shell reports a process stopped by SIGINT
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def out_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot take a run's outputs (a folder made or reused), or None."""
+    resolved = path.expanduser().resolve()
+    if resolved.exists() and not resolved.is_dir():
+        return "is a file, not a folder"
+    if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
+        return f"is inside the treadtwin package ({PACKAGE_DIR}); write outputs elsewhere"
+    probe = resolved
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, so no folder can be made there"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+def _refuse_out(command: str, option: str, path: Path) -> int | None:
+    """Print the one-line refusal and return exit 2 if ``path`` cannot take outputs."""
+    problem = out_dir_problem(path)
+    if problem is None:
+        return None
+    print(f"treadtwin {command}: {option} {path}: {problem} (allowed: a folder, new or"
+          " existing, that this user can write)", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _say_interrupted(command: str, result, out: Path) -> int:
+    print(f"treadtwin {command}: interrupted at {result.run.sim_time_s:.2f} s of"
+          f" {result.scenario.duration_s:g} s; what was done is in {out}/ (summary.json marked"
+          " interrupted, trace.csv, events.csv, plot.png, report.html)", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from .suite import builtin_scenarios
 
@@ -152,21 +190,31 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .recording import TraceRecorder
     from .report import write_outputs
-    from .runner import run_scenario
+    from .runner import ScenarioInterrupted, run_scenario
     from .suite import scenario_file
 
     scenario = load_scenario(scenario_file(args.file))
     out = args.out or Path("out") / scenario.name
-    result = run_scenario(scenario, seed=args.seed, clock=ClockMode(args.clock),
-                          time_scale=args.time_scale)
-    write_outputs(result, out)
+    refused = _refuse_out("run", "--out", out)
+    if refused is not None:
+        return refused
+    with TraceRecorder(out) as recorder:  # trace.csv and events.csv grow as the run goes
+        try:
+            result = run_scenario(scenario, seed=args.seed, clock=ClockMode(args.clock),
+                                  time_scale=args.time_scale, recorder=recorder)
+        except ScenarioInterrupted as stop:
+            write_outputs(stop.result, out, recorder)
+            return _say_interrupted("run", stop.result, out)
+        write_outputs(result, out, recorder)
     print(f"{_verdict_line(result)} ({result.run.sim_time_s:g} s simulated in "
           f"{result.run.wall_time_s:.2f} s, real-time factor {result.run.real_time_factor:.0f})")
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
         print(f"  {mark} {describe_result(criterion)}")
-    print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")
+    print(f"  outputs in {out}/ (summary.json, trace.csv, events.csv, plot.png,"
+          " report.html)")
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 
@@ -182,6 +230,9 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         write_junit,
     )
 
+    refused = _refuse_out("suite", "--out", args.out)
+    if refused is not None:
+        return refused
     files = discover(args.paths or [builtin_suite_dir()])
     scenarios, errors = load_all(files)
     if errors:
@@ -200,7 +251,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
             write_junit(stop.entries, args.junit)
         print(f"treadtwin suite: interrupted; {len(stop.entries)} of {stop.total} scenarios"
               f" finished, the rest cancelled; index: {args.out}/index.html", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if args.junit:
         write_junit(entries, args.junit)
     failed = [e.name for e in entries if not e.passed]
@@ -233,7 +284,8 @@ def _print_verdict(result, out: Path) -> None:
         print(f"  {mark} {describe_result(criterion)}")
     for name in result.extra.get("not_judged", []):
         print(f"  n/a  {name}: needs the twin's ground truth")
-    print(f"  outputs in {out}/ (summary.json, trace.csv, plot.png, report.html)")
+    print(f"  outputs in {out}/ (summary.json, trace.csv, events.csv, plot.png,"
+          " report.html)")
 
 
 def _cmd_emulate(args: argparse.Namespace) -> int:
@@ -246,6 +298,10 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
     from .runner import build_twin, judge
 
     clock = EmulatorClock(args.clock)
+    if args.out:
+        refused = _refuse_out("emulate", "--out", args.out)
+        if refused is not None:
+            return refused
     scenario = load_scenario(args.scenario) if args.scenario else None
     if scenario is not None:
         machine, faults = scenario.machine, scenario.faults
@@ -305,9 +361,12 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
         print(f"treadtwin emulate: nothing written to {args.out}: no host ever connected",
               file=sys.stderr)
     elif args.out:
+        run.interrupted = bool(stop) and run.sim_time_s < duration_s - 1e-9
         result = judge(scenario, run)
         result.extra = {"mode": f"emulator-{clock.value}", "protocol": args.protocol}
         write_outputs(result, args.out)
+        if run.interrupted:
+            return _say_interrupted("emulate", result, args.out)
         _print_verdict(result, args.out)
         return EXIT_PASS if result.passed else EXIT_FAIL
     return EXIT_PASS
@@ -315,11 +374,16 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
 
 def _cmd_hil(args: argparse.Namespace) -> int:
     from .hil import Protocol, open_treadmill, run_hil, unreportable_needs
+    from .recording import TraceRecorder
     from .report import write_outputs
+    from .runner import ScenarioInterrupted
     from .suite import scenario_file
 
     scenario = load_scenario(scenario_file(args.file))
     out = args.out or Path("out") / "hil" / scenario.name
+    refused = _refuse_out("hil", "--out", out)
+    if refused is not None:
+        return refused
     protocol = Protocol(args.protocol)
     needs = unreportable_needs(scenario)
     if protocol is not Protocol.TREADTWIN and needs:
@@ -336,11 +400,16 @@ def _cmd_hil(args: argparse.Namespace) -> int:
         print(f"treadtwin hil: cannot drive {args.port} ({protocol.value}): {exc}",
               file=sys.stderr)
         return EXIT_INVALID
-    try:
-        result = run_hil(scenario, treadmill, lockstep=args.lockstep)
-    finally:
-        treadmill.close()
-    write_outputs(result, out)
+    with TraceRecorder(out) as recorder:  # trace.csv and events.csv grow as the run goes
+        try:
+            result = run_hil(scenario, treadmill, lockstep=args.lockstep, recorder=recorder)
+        except ScenarioInterrupted as stop:  # the belt is stopped; the link closes below
+            write_outputs(stop.result, out, recorder)
+            print(f"treadtwin hil: {stop.result.extra['stopping']}", file=sys.stderr)
+            return _say_interrupted("hil", stop.result, out)
+        finally:
+            treadmill.close()
+        write_outputs(result, out, recorder)
     _print_verdict(result, out)
     return EXIT_PASS if result.passed else EXIT_FAIL
 
@@ -376,6 +445,11 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a run as Ctrl-C does: outputs kept, summary marked interrupted."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -383,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             and args.time_scale != 1.0):
         parser.error(f"--time-scale {args.time_scale:g} needs --clock scaled (lockstep runs as"
                      " fast as it can)")
+    if args.command in ("run", "suite", "hil"):  # emulate handles its own signals
+        import signal
+
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "run":
             return _cmd_run(args)
@@ -400,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("treadtwin: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``treadtwin presets | head``): stop quietly; point stdout
         # at nothing so Python's own flush at exit does not complain again.

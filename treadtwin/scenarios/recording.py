@@ -122,6 +122,12 @@ def events_text(events: Sequence[Event]) -> str:
     return buffer.getvalue()
 
 
+def write_events_csv(events: Sequence[Event], path: Path) -> None:
+    """The whole events.csv of a finished run, in one go."""
+    path.write_text(",".join(EVENT_COLUMNS) + "\n" + events_text(events), encoding="utf-8",
+                    newline="\n")
+
+
 class TraceRecorder:
     """Streams trace.csv and events.csv into ``out_dir`` while a run goes."""
 
@@ -148,10 +154,16 @@ class TraceRecorder:
             return
         if callable(events):  # the trace's own events only from the rows not yet judged
             events = events(int(np.searchsorted(trace["t_s"], self.events_until_s - 1e-9)))
-        rows = trace[self.rows_written:]
+        self.append(trace[self.rows_written:], events, now_s)
+
+    def append(self, rows: np.ndarray, events: Sequence[Event], now_s: float) -> None:
+        """Append these new rows (those after the ones written) and the events due by
+        ``now_s``, as :meth:`flush` does, for a caller that keeps its own rows."""
+        if self._trace.closed:
+            return
         if len(rows):
             self._trace.write(trace_rows_text(rows, events).encode())  # whole lines, one write
-            self.rows_written = len(trace)
+            self.rows_written += len(rows)
         due = [e for e in events if self.events_until_s <= e.t_s < now_s]
         if due:
             self._events.write(events_text(due).encode())

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .recording import TraceRecorder, write_trace_csv
+from .recording import TraceRecorder, write_events_csv, write_trace_csv
 from .runner import ScenarioResult
 
 
@@ -153,6 +153,7 @@ def write_outputs(result: ScenarioResult, out_dir: Path,
         recorder.finish(result.run.trace, result.run.events)
     else:
         write_trace_csv(result.run.trace, out_dir / "trace.csv", result.run.events)
+        write_events_csv(result.run.events, out_dir / "events.csv")
     summary = write_summary(result, out_dir / "summary.json")
     plot_run(result, out_dir / "plot.png")
     write_report_html(result, summary, out_dir / "report.html")

@@ -13,6 +13,7 @@ import html
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -119,6 +120,12 @@ def _run_one(scenario: Scenario, out_dir: str, seed: int | None) -> SuiteEntry:
     return SuiteEntry(scenario.name, scenario.source, result.passed, summary)
 
 
+def _worker_signals() -> None:
+    """A worker dies quietly when the pool terminates it (SIGTERM): the parent's handler,
+    which turns SIGTERM into Ctrl-C, is not the worker's."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run_packed(job: tuple[Scenario, str, int | None]) -> SuiteEntry:
     return _run_one(*job)
 
@@ -151,7 +158,7 @@ def run_suite(
         else:
             # multiprocessing's pool, not concurrent.futures: it can terminate workers that
             # are mid-scenario, so Ctrl-C does not wait for them to finish.
-            with multiprocessing.Pool(workers) as pool:
+            with multiprocessing.Pool(workers, initializer=_worker_signals) as pool:
                 try:
                     jobs = [(s, str(out_dir), seed) for s in scenarios]
                     for entry in pool.imap_unordered(_run_packed, jobs):
