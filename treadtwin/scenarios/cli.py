@@ -233,6 +233,18 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     refused = _refuse_out("suite", "--out", args.out)
     if refused is not None:
         return refused
+    cores = os.cpu_count() or 1
+    if args.workers is not None and args.workers > cores:
+        print(f"treadtwin suite: --workers {args.workers}: this machine has {cores} core(s);"
+              f" allowed: 1..{cores}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.junit is not None:
+        junit_problem = ("is a folder" if args.junit.is_dir()
+                         else out_dir_problem(args.junit.parent))
+        if junit_problem:
+            print(f"treadtwin suite: --junit {args.junit}: {junit_problem} (allowed: a file"
+                  " path in a folder this user can write)", file=sys.stderr)
+            return EXIT_INVALID
     files = discover(args.paths or [builtin_suite_dir()])
     scenarios, errors = load_all(files)
     if errors:
