@@ -48,7 +48,8 @@ def test_rows_at_one_time_and_walkers_after_the_end_are_refused(text, key):
     assert refused.value.key.endswith(key)
 
 
-def test_ctrl_c_stops_a_suite_at_once_and_keeps_an_index_of_what_finished(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_a_suite_at_once_and_keeps_an_index_of_what_finished(tmp_path, sig):
     out = tmp_path / "out"
     suite = subprocess.Popen(
         [sys.executable, "-m", "treadtwin.scenarios.cli", "suite", "--out", str(out),
@@ -59,7 +60,7 @@ def test_ctrl_c_stops_a_suite_at_once_and_keeps_an_index_of_what_finished(tmp_pa
         line = suite.stdout.readline()
         assert line or suite.poll() is None, suite.stderr.read()
     interrupted_at = time.monotonic()
-    suite.send_signal(signal.SIGINT)
+    suite.send_signal(sig)
     _, err = suite.communicate(timeout=30)
     took_s = time.monotonic() - interrupted_at
     assert suite.returncode == 130 and took_s < 2.0, (took_s, err)

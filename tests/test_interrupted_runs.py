@@ -124,3 +124,5 @@ def test_an_interrupted_hil_run_stops_the_belt_and_keeps_what_it_recorded(tmp_pa
     # The emulated treadmill: the belt ran at about 1 mph, and came to rest after the stop.
     belt = [float(row[1]) for row in _rows(emulated / "trace.csv", len(TRACE_COLUMNS))[1:]]
     assert max(belt) > 0.4 and abs(belt[-1]) < 0.05, emulator_err
+    assert emulator.returncode == 130
+    assert json.loads((emulated / "summary.json").read_text())["interrupted"] is True
