@@ -317,6 +317,12 @@ def test_the_emulator_serves_a_given_serial_device_too():
       "trackmaster"], "motor current"),
     (["hil", str(SUITES / "self-paced.toml"), "--port", "loop://", "--protocol", "woodway"],
      "distance sensor"),
+    (["emulate", "--pty", "--protocol", "woodway", "--baud", "9600"], "4800 baud only"),
+    (["emulate", "--pty", "--baud", "9600"], "from 38400 up"),
+    (["hil", str(DATA / "hil-key-pull.toml"), "--port", "loop://", "--baud", "123456"],
+     "standard rate"),
+    (["hil", str(DATA / "hil-key-pull.toml"), "--port", "loop://", "--out",
+      str(DATA / "hil-key-pull.toml")], "is a file, not a folder"),
 ])
 def test_bad_emulate_and_hil_arguments_are_one_clear_line(argv, words, capsys):
     assert main(argv) == 2

@@ -172,6 +172,27 @@ def _refuse_out(command: str, option: str, path: Path) -> int | None:
     return EXIT_INVALID
 
 
+def baud_problem(protocol: str, baud: int) -> str | None:
+    """Why ``baud`` will not carry ``protocol``, or None."""
+    if protocol != "treadtwin":
+        return None if baud == 4800 else f"{protocol} consoles talk at 4800 baud only"
+    from serial import SerialBase
+
+    if baud < 38400 or baud not in SerialBase.BAUDRATES:
+        return ("allowed: a standard rate from 38400 up (38400, 57600, 115200, 230400, ...);"
+                " below 38400 the default 20 ms telemetry and the commands do not fit the"
+                " link (docs/protocol.md section 11)")
+    return None
+
+
+def _refuse_baud(command: str, protocol: str, baud: int | None) -> int | None:
+    problem = None if baud is None else baud_problem(protocol, baud)
+    if problem is None:
+        return None
+    print(f"treadtwin {command}: --baud {baud}: {problem}", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def _say_interrupted(command: str, result, out: Path) -> int:
     print(f"treadtwin {command}: interrupted at {result.run.sim_time_s:.2f} s of"
           f" {result.scenario.duration_s:g} s; what was done is in {out}/ (summary.json marked"
@@ -310,6 +331,9 @@ def _cmd_emulate(args: argparse.Namespace) -> int:
     from .runner import build_twin, judge
 
     clock = EmulatorClock(args.clock)
+    refused = _refuse_baud("emulate", args.protocol, args.baud)
+    if refused is not None:
+        return refused
     if args.out:
         refused = _refuse_out("emulate", "--out", args.out)
         if refused is not None:
@@ -393,7 +417,7 @@ def _cmd_hil(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(scenario_file(args.file))
     out = args.out or Path("out") / "hil" / scenario.name
-    refused = _refuse_out("hil", "--out", out)
+    refused = _refuse_out("hil", "--out", out) or _refuse_baud("hil", args.protocol, args.baud)
     if refused is not None:
         return refused
     protocol = Protocol(args.protocol)
