@@ -24,8 +24,10 @@ from ..controllers.speed import SpeedController, SpeedControlParams
 from ..controllers.supervisor import SafetySupervisor
 from ..sim.engine import ClockMode, Engine, Event, RunInterrupted, RunResult
 from ..sim.machine import Machine
+from ..sim.randomness import RunStreams
 from ..sim.treadmill import SimulatedTreadmill
 from ..sim.walker.balance import Walker
+from ..sim.walker.population import draw_person
 from .criteria import evaluate, interrupted_criterion
 from .metrics import compute_metrics
 from .schema import EMULATIONS, Scenario
@@ -136,8 +138,25 @@ def build_controller(scenario: Scenario) -> Controller:
     return controller
 
 
+def randomness(scenario: Scenario, walker: Walker | None) -> dict[str, Any]:
+    """summary.json's ``randomness``: the seed, the sources that drew from it, and the
+    person drawn from a population. No sources: the run is the same for every seed."""
+    sources = []
+    if walker is not None and walker.drawn:
+        sources.append("walker.person")
+    if walker is not None and walker.params.stride_time_cv > 0.0:
+        sources.append("walker.steps")
+    out: dict[str, Any] = {"seed": scenario.seed, "sources": sources}
+    if walker is not None and walker.drawn:
+        out["walker_drawn"] = {"population": walker.params.population, **walker.drawn}
+    return out
+
+
 def build_twin(scenario: Scenario) -> tuple[SimulatedTreadmill, Walker | None]:
-    """The scenario's machine as a twin, and its walker (``None`` for an empty belt)."""
+    """The scenario's machine as a twin, and its walker (``None`` for an empty belt).
+
+    A walker from a population is drawn, and a varying walker steps, from the run's
+    seeded streams (:mod:`..sim.randomness`)."""
     spec = scenario.engine
     treadmill = SimulatedTreadmill(
         scenario.machine,
@@ -149,9 +168,15 @@ def build_twin(scenario: Scenario) -> tuple[SimulatedTreadmill, Walker | None]:
     if scenario.walker is not None:
         # On a machine without a motor, and under an emulation, the walker moves the belt.
         pushes = not scenario.machine.motorized or isinstance(scenario.controller, EMULATIONS)
-        walker = Walker(scenario.walker, scenario.machine.belt.running_length_m,
-                        self_propelled=pushes,
-                        physics_dt_s=spec.physics_dt_s, record_period_s=spec.record_period_s)
+        streams = RunStreams(scenario.seed)
+        params, drawn = scenario.walker, {}
+        if params.population is not None:
+            params, drawn = draw_person(params, streams.generator("walker.person"))
+        rng = streams.generator("walker.steps") if params.stride_time_cv > 0.0 else None
+        walker = Walker(params, scenario.machine.belt.running_length_m,
+                        self_propelled=pushes, physics_dt_s=spec.physics_dt_s,
+                        record_period_s=spec.record_period_s, rng=rng)
+        walker.drawn = drawn
     return treadmill, walker
 
 
@@ -176,11 +201,16 @@ def run_scenario(
 
     engine = Engine(treadmill, controller, scenario.faults, clock=clock, time_scale=time_scale,
                     walker=walker, on_flush=None if recorder is None else flush)
+    drew = {"randomness": randomness(scenario, walker)}
     try:
         run = engine.run(scenario.duration_s)
     except RunInterrupted as stop:
-        raise ScenarioInterrupted(judge(scenario, stop.run)) from None
-    return judge(scenario, run)
+        interrupted = judge(scenario, stop.run)
+        interrupted.extra.update(drew)
+        raise ScenarioInterrupted(interrupted) from None
+    result = judge(scenario, run)
+    result.extra.update(drew)
+    return result
 
 
 def judge(scenario: Scenario, run: RunResult) -> ScenarioResult:

@@ -42,6 +42,7 @@ from ..sim.presets import PRESETS, preset
 from ..sim.provenance import FILE_TAG
 from ..sim.walker.balance import WALKER_LAYERS, WalkerParams
 from ..sim.walker.gait import HEIGHT_RANGE_M, MASS_RANGE_KG, Facing, GaitParams
+from ..sim.walker.population import POPULATIONS
 
 #: Speed keys with their factor to m/s and the unit shown in messages.
 SPEED_KEYS = {
@@ -56,14 +57,14 @@ WALKER_NUMBER_KEYS = {
     "step_on_at_s": "s", "step_off_at_s": "s", "preferred_position_frac": "",
     "normal_adjustment_m": "m",
     "reaction_delay_s": "s", "preferred_speed_mps": "m/s", "rail_support_frac": "",
-    "max_push_bw": "", "max_speed_change_mps2": "m/s^2",
+    "max_push_bw": "", "max_speed_change_mps2": "m/s^2", "stride_time_cv": "",
 }
 WALKER_BOOL_KEYS = ("lanyard", "holds_handrails", "grabs_rails_on_stumble", "self_propelled",
                     "own_pace", "turns_when_stopped")
 #: Scenario names become folder names under --out: letters, digits, '.', '_', '-'.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 GAIT_KEYS = ("step_length_asymmetry", "stance_asymmetry")
-WALKER_TEXT_KEYS = ("layer",)
+WALKER_TEXT_KEYS = ("layer", "population")
 
 
 class ScenarioError(ValueError):
@@ -519,6 +520,8 @@ def _walker(reader: _Reader, duration_s: float) -> WalkerParams:
                                                 f" duration_s ({duration_s:g} s)")
     if "layer" in reader.table:
         values["layer"] = reader.text("layer", choices=WALKER_LAYERS)
+    if "population" in reader.table:
+        values["population"] = reader.text("population", choices=tuple(POPULATIONS))
     gait = {key: reader.number(key) for key in GAIT_KEYS if key in reader.table}
     try:
         if gait:

@@ -182,6 +182,10 @@ class WalkerParams:
     turns_when_stopped: bool = False  # turns round whenever the belt stands still (intervals)
     preferred_speed_mps: float | None = None  # self-propelled walking speed
     max_push_bw: float = 0.3  # [U] largest steady push on the belt, in body weights
+    # Stride-to-stride variability of stride time, a coefficient of variation: healthy young
+    # adults 1.3 % (Hausdorff et al. 1999 [C]). 0: every stride as the gait model has it.
+    stride_time_cv: float = 0.0
+    population: str | None = None  # draw the person from this population (population.py)
     gait: GaitParams = field(default_factory=GaitParams)
 
     def __post_init__(self) -> None:
@@ -207,6 +211,7 @@ class WalkerParams:
         check_range("rail_recovery_m", self.rail_recovery_m, 0.0, 2.0, " m")
         check_range("lanyard_reach_frac", self.lanyard_reach_frac, 0.1, 1.0)
         check_range("max_push_bw", self.max_push_bw, 0.0, 1.0)
+        check_range("stride_time_cv", self.stride_time_cv, 0.0, 0.2)
         if self.layer not in WALKER_LAYERS:
             raise ValueError(f"layer = {self.layer!r}; allowed: {', '.join(WALKER_LAYERS)}")
         if self.preferred_speed_mps is not None:
@@ -243,8 +248,13 @@ class Walker:
     """
 
     def __init__(self, params: WalkerParams, running_length_m: float, self_propelled: bool,
-                 physics_dt_s: float, record_period_s: float) -> None:
+                 physics_dt_s: float, record_period_s: float,
+                 rng: np.random.Generator | None = None) -> None:
+        if params.stride_time_cv > 0.0 and rng is None:
+            raise ValueError("a walker with stride_time_cv > 0 needs a random generator")
         self.params = params
+        self._rng = rng  # the run's walker.steps stream
+        self.drawn: dict[str, float] = {}  # what a population draw gave this person, if any
         self.running_length_m = running_length_m
         self.self_propelled = (self_propelled if params.self_propelled is None
                                else params.self_propelled)
@@ -604,6 +614,8 @@ class Walker:
             step = self._step_forces(round(speed, 2), round(incline, 1), self._left_next)
             self._left_next = not self._left_next
             fore_aft, normal, self._step_m, vo2 = step
+            if p.stride_time_cv > 0.0:
+                fore_aft, normal = self._vary(fore_aft, normal)
             normal = normal * unload
             duration = len(fore_aft) * self.dt_s
         else:
@@ -619,6 +631,22 @@ class Walker:
             vo2 += w_per_kg_to_vo2_ml_kg_min(push_w / (PUSH_EFFICIENCY * mass))
         treadmill.set_walker_step(speed, fore_aft, normal, self.state, vo2)
         return duration
+
+    def _vary(self, fore_aft: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This step a little longer or shorter in time, its force profile stretched to fit
+        (so its mean force, the weight, stays) and its length with it at the same speed.
+        Steps vary independently, so a step's coefficient of variation is the stride's
+        times sqrt(2) (a stride is two steps)."""
+        factor = 1.0 + math.sqrt(2.0) * self.params.stride_time_cv * self._rng.standard_normal()
+        factor = min(max(factor, 0.7), 1.3)  # [M] no step halves or doubles
+        n = len(fore_aft)
+        m = max(2, round(n * factor))
+        if m == n:
+            return fore_aft, normal
+        old = (np.arange(n) + 0.5) / n
+        new = (np.arange(m) + 0.5) / m
+        self._step_m *= m / n
+        return np.interp(new, old, fore_aft), np.interp(new, old, normal)
 
     def _fall(self, now_s: float, treadmill, error_m: float, capacity_m: float) -> float:
         self.state = WalkerState.FALLEN
