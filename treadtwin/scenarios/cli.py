@@ -234,6 +234,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for criterion in result.criteria:
         mark = "ok  " if criterion["passed"] else "FAIL"
         print(f"  {mark} {describe_result(criterion)}")
+    print(f"  {_randomness_text(result.extra.get('randomness'))}")
     print(f"  outputs in {out}/ (summary.json, trace.csv, events.csv, plot.png,"
           " report.html)")
     return EXIT_PASS if result.passed else EXIT_FAIL
@@ -292,6 +293,21 @@ def _cmd_suite(args: argparse.Namespace) -> int:
           + (f"; failed: {', '.join(failed)}" if failed else "")
           + f"; index: {args.out}/index.html")
     return EXIT_FAIL if failed else EXIT_PASS
+
+
+def _randomness_text(randomness: dict | None) -> str:
+    """Which random sources drew, with the seed: a user should know whether a run varies."""
+    if not randomness or not randomness["sources"]:
+        return "random: nothing varies in this scenario; every seed gives this run"
+    drawn = randomness.get("walker_drawn")
+    parts = []
+    for source in randomness["sources"]:
+        if source == "walker.person" and drawn:
+            values = ", ".join(f"{k} {v:g}" for k, v in drawn.items() if k != "population")
+            parts.append(f"{source} (a person from {drawn['population']}: {values})")
+        else:
+            parts.append(source)
+    return f"random: seed {randomness['seed']}; drawn by {'; '.join(parts)}"
 
 
 def _counts_text(counts) -> str:
