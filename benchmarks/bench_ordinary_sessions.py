@@ -1,6 +1,7 @@
 """Ordinary treadmill sessions, across the range users give the twin: how many go wrong?
 
     python benchmarks/bench_ordinary_sessions.py [--size quick|full] [--workers N] [--csv F]
+                                                 [--population healthy-adult --seeds N]
 
 A healthy adult on a motorized treadmill with the default settings
 (supervisor on, lanyard worn, no rails unless the row says so, stepping onto
@@ -25,6 +26,10 @@ It prints, per preset and kind, the counts of sessions with a fall, a
 lanyard pull, a supervisor stop, a stumble and a FAIL verdict, and ends with
 the totals. Exit status 1 when any session fell, pulled the lanyard or was
 stopped (the issue's "done" condition).
+
+With ``--population`` every session is run ``--seeds`` times, each with a
+person drawn from that population and stepping with its stride-time
+variability (docs/walker.md), seeds 0 to N-1.
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ INCLINES_PCT = (0.0, 5.0, 10.0)
 SESSION_S = 60.0
 
 
-def _walker(mass_kg: float, height_m: float, facing: str, rails: bool = False) -> str:
+def _walker(mass_kg: float, height_m: float, facing: str, rails: bool = False,
+            population: str | None = None) -> str:
+    drawn = f'population = "{population}"\n' if population else ""
     return (f"[walker]\nmass_kg = {mass_kg}\nheight_m = {height_m}\nfacing = \"{facing}\"\n"
-            f"holds_handrails = {'true' if rails else 'false'}\n")
+            f"holds_handrails = {'true' if rails else 'false'}\n{drawn}")
 
 
 def _rows(*rows: tuple[float, float, float]) -> str:
@@ -66,8 +73,9 @@ def _rows(*rows: tuple[float, float, float]) -> str:
                    for at, mph, grade in rows)
 
 
-def sessions(size: str) -> list[tuple[dict, str]]:
-    """Every session of the matrix: (its labels, its scenario text)."""
+def sessions(size: str, population: str | None = None,
+             seeds: int = 1) -> list[tuple[dict, str]]:
+    """Every session of the matrix: (its labels, its scenario text), once per seed."""
     masses, heights, fwd_mph, bwd_mph = SIZES[size]
     out = []
     for preset, mass, height, facing in itertools.product(PRESETS, masses, heights,
@@ -94,11 +102,14 @@ def sessions(size: str) -> list[tuple[dict, str]]:
             rails = extra == "rails"
             supervisor = "" if rails else extra
             duration_s = max(SESSION_S, steps[-1][0] + 20.0) if kind == "progression" else SESSION_S
-            text = (f'[scenario]\nname = "ordinary"\nduration_s = {duration_s}\n{head}'
-                    f"{_walker(mass, height, facing, rails)}{supervisor}{program}")
-            labels = {"preset": preset, "mass_kg": mass, "height_m": height, "facing": facing,
-                      "kind": kind, "what": what}
-            out.append((labels, text))
+            for seed in range(seeds):
+                text = (f'[scenario]\nname = "ordinary"\nduration_s = {duration_s}\n'
+                        f"seed = {seed}\n{head}"
+                        f"{_walker(mass, height, facing, rails, population)}{supervisor}"
+                        f"{program}")
+                labels = {"preset": preset, "mass_kg": mass, "height_m": height,
+                          "facing": facing, "kind": kind, "what": what, "seed": seed}
+                out.append((labels, text))
     return out
 
 
@@ -144,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--csv", type=Path, help="write one row per session here")
+    parser.add_argument("--population", choices=("healthy-adult", "older-adult"), default=None,
+                        help="draw each session's person from this population")
+    parser.add_argument("--seeds", type=int, default=1, help="with --population: seeds per cell")
     args = parser.parse_args(argv)
-    items = sessions(args.size)
-    print(f"{len(items)} ordinary sessions ({args.size}), {SESSION_S:g} s each, "
+    seeds = args.seeds if args.population else 1
+    items = sessions(args.size, args.population, seeds)
+    drawn = (f", people drawn from {args.population}, {seeds} seeds per cell"
+             if args.population else "")
+    print(f"{len(items)} ordinary sessions ({args.size}{drawn}), {SESSION_S:g} s each, "
           f"{args.workers} workers", flush=True)
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
@@ -159,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in rows if r["fell"] or r["lanyard"] or r["stopped"]]
     for r in bad[:40]:
         print(f"  {r['preset']} {r['mass_kg']:g} kg {r['height_m']} m {r['facing']} "
-              f"{r['kind']} {r['what']}: {r['first_bad']}")
+              f"{r['kind']} {r['what']} seed {r['seed']}: {r['first_bad']}")
     if args.csv:
         with args.csv.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -26,6 +26,7 @@ from ..sim.engine import ClockMode, Engine, Event, RunInterrupted, RunResult
 from ..sim.machine import Machine
 from ..sim.randomness import RunStreams
 from ..sim.treadmill import SimulatedTreadmill
+from ..sim.variation import vary_machine
 from ..sim.walker.balance import Walker
 from ..sim.walker.population import draw_person
 from .criteria import evaluate, interrupted_criterion
@@ -141,7 +142,7 @@ def build_controller(scenario: Scenario) -> Controller:
 def randomness(scenario: Scenario, walker: Walker | None) -> dict[str, Any]:
     """summary.json's ``randomness``: the seed, the sources that drew from it, and the
     person drawn from a population. No sources: the run is the same for every seed."""
-    sources = []
+    sources = ["machine.deck"] if scenario.variation.active else []
     if walker is not None and walker.drawn:
         sources.append("walker.person")
     if walker is not None and walker.params.stride_time_cv > 0.0:
@@ -149,7 +150,17 @@ def randomness(scenario: Scenario, walker: Walker | None) -> dict[str, Any]:
     out: dict[str, Any] = {"seed": scenario.seed, "sources": sources}
     if walker is not None and walker.drawn:
         out["walker_drawn"] = {"population": walker.params.population, **walker.drawn}
+    if scenario.variation.active:
+        out["machine_drawn"] = machine_drawn(scenario)[1]
     return out
+
+
+def machine_drawn(scenario: Scenario) -> tuple[Machine, dict[str, float]]:
+    """The machine as this run finds it (its ``[variation]`` drawn from the seed)."""
+    if not scenario.variation.active:
+        return scenario.machine, {}
+    rng = RunStreams(scenario.seed).generator("machine.deck")
+    return vary_machine(scenario.machine, scenario.variation, rng)
 
 
 def build_twin(scenario: Scenario) -> tuple[SimulatedTreadmill, Walker | None]:
@@ -159,7 +170,7 @@ def build_twin(scenario: Scenario) -> tuple[SimulatedTreadmill, Walker | None]:
     seeded streams (:mod:`..sim.randomness`)."""
     spec = scenario.engine
     treadmill = SimulatedTreadmill(
-        scenario.machine,
+        machine_drawn(scenario)[0],
         duration_s=scenario.duration_s,
         physics_dt_s=spec.physics_dt_s,
         record_period_s=spec.record_period_s,

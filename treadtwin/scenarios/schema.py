@@ -40,6 +40,7 @@ from ..sim.machine import CapabilityError, Machine
 from ..sim.params import ParameterError
 from ..sim.presets import PRESETS, preset
 from ..sim.provenance import FILE_TAG
+from ..sim.variation import MachineVariation
 from ..sim.walker.balance import WALKER_LAYERS, WalkerParams
 from ..sim.walker.gait import HEIGHT_RANGE_M, MASS_RANGE_KG, Facing, GaitParams
 from ..sim.walker.population import POPULATIONS
@@ -117,6 +118,7 @@ class Scenario:
     engine: EngineSpec = EngineSpec()
     supervisor: SupervisorLimits | None = SupervisorLimits()  # None: no supervisor
     controller: ControllerParams | None = None  # None: the program alone
+    variation: MachineVariation = MachineVariation()  # run-to-run spread of the machine
     description: str = ""
     source: str = "<scenario>"
 
@@ -216,7 +218,7 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
     """Validate a scenario given as nested dicts (as parsed from TOML)."""
     top = _Reader(source, doc, "")
     top.only(["scenario", "machine", "walker", "program", "routine", "controller", "faults",
-              "criteria", "engine", "supervisor"])
+              "criteria", "engine", "supervisor", "variation"])
 
     head = top.sub("scenario", doc.get("scenario", {}))
     head.only(["name", "duration_s", "seed", "description"])
@@ -260,10 +262,14 @@ def scenario_from_dict(doc: Mapping[str, Any], source: str = "<scenario>") -> Sc
     faults = _faults(top, doc.get("faults", []), duration_s, machine, walker is not None)
     criteria = _criteria(top, doc.get("criteria", []), walker is not None)
     supervisor = _supervisor(top.sub("supervisor", doc.get("supervisor", {})), walker, machine)
+    spread = top.sub("variation", doc.get("variation", {}))
+    spread.only(["deck_friction_cv"])
+    variation = MachineVariation(deck_friction_cv=spread.number("deck_friction_cv", 0.0, lo=0.0,
+                                                                hi=0.5))
     return Scenario(name=name, duration_s=duration_s, seed=seed, machine=machine,
                     program=program, walker=walker, faults=faults, criteria=criteria,
                     engine=engine, supervisor=supervisor, controller=controller,
-                    description=description, source=source)
+                    variation=variation, description=description, source=source)
 
 
 #: Outer speed loop settings a scenario may give; the rest follow the machine.

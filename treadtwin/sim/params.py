@@ -62,6 +62,11 @@ def numeric_fields(part_type: type) -> list[str]:
     return [f.name for f in dataclasses.fields(part_type) if "range" in f.metadata]
 
 
+def param_range(part_type: type, name: str) -> tuple[float, float]:
+    """(low, high) of a declared parameter."""
+    return next(f.metadata["range"] for f in dataclasses.fields(part_type) if f.name == name)
+
+
 def default_tag(part_type: type, name: str) -> str:
     """The tag of a declared parameter's default."""
     return next(f.metadata["tag"] for f in dataclasses.fields(part_type) if f.name == name)

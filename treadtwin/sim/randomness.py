@@ -17,6 +17,7 @@ import numpy as np
 SOURCES = {
     "walker.person": "the person drawn from the scenario's walker population",
     "walker.steps": "the walker's step-to-step timing (stride-time variability)",
+    "machine.deck": "the belt-deck friction the run finds ([variation] deck_friction_cv)",
 }
 
 

@@ -1,5 +1,6 @@
-"""The seed means something: seeded streams, stride-time variability and people drawn from a
-population, checked against the literature's figures."""
+"""The seed means something: seeded streams, stride-time variability, people drawn from a
+population and a machine's run-to-run spread, checked against the figures they are given or
+the literature's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from treadtwin.scenarios.recording import trace_rows_text
 from treadtwin.scenarios.runner import run_scenario
 from treadtwin.scenarios.schema import parse_scenario
 from treadtwin.scenarios.suite import run_suite
+from treadtwin.sim.presets import preset
 from treadtwin.sim.randomness import RunStreams
+from treadtwin.sim.variation import MachineVariation, vary_machine
 from treadtwin.sim.walker.balance import WalkerParams
 from treadtwin.sim.walker.population import POPULATIONS, draw_person, wilson_interval
 
@@ -141,3 +144,34 @@ def test_a_belt_start_under_fifty_drawn_older_adults_fells_a_share_of_them(capsy
               f" 95 % CI {lo:.0%}-{hi:.0%}); published 23 of 65 ({23 / 65:.0%},"
               f" {published_lo:.0%}-{published_hi:.0%})")
     assert 0 < falls < len(fell)
+
+
+def test_a_deck_friction_spread_draws_one_factor_per_run_of_the_stated_size():
+    machine = preset("home-motorized")
+    variation = MachineVariation(deck_friction_cv=0.1)
+    factors = [vary_machine(machine, variation, RunStreams(seed).generator("machine.deck"))[1]
+               ["deck_friction_factor"] for seed in range(400)]
+    assert np.mean(factors) == pytest.approx(1.0, abs=0.015)
+    assert np.std(factors) == pytest.approx(0.1, rel=0.12)  # ~3.5 % sampling error of an SD
+    varied, drawn = vary_machine(machine, variation, RunStreams(3).generator("machine.deck"))
+    assert varied.belt.deck_drag_empty_n == pytest.approx(
+        machine.belt.deck_drag_empty_n * drawn["deck_friction_factor"])
+    assert varied.belt.deck_friction_coeff == pytest.approx(
+        machine.belt.deck_friction_coeff * drawn["deck_friction_factor"])
+
+
+def test_the_deck_a_run_finds_changes_the_current_it_draws_and_is_in_the_summary():
+    text = STEADY.format(name="deck", duration=20, walker="", record=0.01)
+    text += "[variation]\ndeck_friction_cv = 0.2\n"
+    scenario = parse_scenario(text, "deck.toml")
+    currents = {}
+    for seed in (1, 2):
+        result = run_scenario(scenario, seed=seed)
+        currents[seed] = float(np.mean(result.run.trace["motor_current_a"][-500:]))
+        randomness = result.summary()["randomness"]
+        assert randomness["sources"] == ["machine.deck"]
+        factor = randomness["machine_drawn"]["deck_friction_factor"]
+        assert factor == vary_machine(scenario.machine, scenario.variation,
+                                      RunStreams(seed).generator("machine.deck"))[1][
+            "deck_friction_factor"]
+    assert currents[1] != pytest.approx(currents[2], rel=1e-3)
