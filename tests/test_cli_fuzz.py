@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from treadtwin.emulator import port
-from treadtwin.scenarios import cli, hil, runner, suite
+from treadtwin.scenarios import cli, hil, runner, suite, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = 1000
@@ -46,6 +46,8 @@ def _values(base: Path) -> st.SearchStrategy[str]:
              str(base / "not-a-scenario.toml"), str(ROOT / "tests" / "data" / "hil-key-pull.toml"),
              "/dev/null", "/nonexistent/port", "loop://", str(base)]
     words = ["backward-warmup", "key-pull-backward", "home-motorized", "instrumented",
+             "walker.mass_kg=50:90:3", "walker.facing=console,rear", "faults[4].at_s=1,2",
+             "x=1:2:0", "machine.preset=nope",
              "treadtwin", "woodway", "trackmaster", "lockstep", "scaled", "wall", "nope"]
     numbers = ["0", "1", "2", "-1", "9600", "115200", "1e9", "nan", "inf", "-inf", "0.5",
                "3.7", "99999999999999999999", "0x10", "1_000"]
@@ -53,10 +55,12 @@ def _values(base: Path) -> st.SearchStrategy[str]:
                      st.text(max_size=12).filter(lambda t: "\x00" not in t))
 
 
-OPTIONS = ["--out", "--seed", "--clock", "--time-scale", "--workers", "--junit", "--pty",
+OPTIONS = ["--out", "--seed", "--seeds", "--vary", "--scheduler", "--serial", "--clock",
+           "--time-scale", "--workers", "--junit", "--pty",
            "--device", "--scenario", "--preset", "--protocol", "--baud", "--link",
            "--duration-s", "--port", "--lockstep", "--help", "--version", "-h"]
-COMMANDS = ["run", "suite", "emulate", "hil", "list", "presets", "", "runn", "--version"]
+COMMANDS = ["run", "suite", "emulate", "hil", "list", "presets", "sweep", "", "runn",
+            "--version"]
 
 
 # Each subcommand's own options, for command lines that get past the parser's grammar.
@@ -67,6 +71,7 @@ SHAPES = {
                             "--link", "--duration-s", "--out"]),
     "hil": (["file", "--port"], ["--protocol", "--baud", "--out"]),
     "presets": ([], ["--help"]),
+    "sweep": (["file"], ["--vary", "--seeds", "--seed", "--workers", "--scheduler", "--out"]),
 }
 
 
@@ -104,6 +109,7 @@ def test_arbitrary_arguments_end_in_a_documented_exit_status_and_no_traceback(
     repository_before = sorted(ROOT.iterdir())
     monkeypatch.setattr(runner, "run_scenario", _started)
     monkeypatch.setattr(suite, "run_suite", _started)
+    monkeypatch.setattr(sweep, "run_sweep", _started)
     monkeypatch.setattr(hil, "open_treadmill", _started)
     monkeypatch.setattr(port, "PtyPort", _started)
     monkeypatch.setattr(port, "SerialDevicePort", _started)

@@ -8,6 +8,7 @@ what is allowed, and no traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -95,6 +96,28 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
     suite.add_argument("--seed", type=_seed, default=None, help="override every scenario's seed")
 
+    sweep = commands.add_parser(
+        "sweep", help="run one scenario across a grid of values and seeds, on Dask",
+        description="Run the scenario once for every combination of the --vary axes and"
+                    " every seed, on a local Dask cluster or a scheduler, and write"
+                    " OUT/results.csv and OUT/results.parquet, one row per run.")
+    sweep.add_argument("file", help="scenario TOML file, or a built-in scenario's name")
+    sweep.add_argument("--vary", action="append", default=[], metavar="KEY=START:STOP:N|a,b",
+                       help="a swept key, e.g. walker.mass_kg=50:120:8 or walker.facing="
+                            "console,rear (repeatable)")
+    sweep.add_argument("--seeds", type=_positive_int, default=1,
+                       help="runs per combination, seeds SEED..SEED+N-1 (default 1)")
+    sweep.add_argument("--seed", type=_seed, default=None,
+                       help="first seed (default: the scenario's)")
+    sweep.add_argument("--workers", type=_positive_int, default=None,
+                       help="local Dask workers (default: one per core)")
+    sweep.add_argument("--scheduler", default=None,
+                       help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    sweep.add_argument("--serial", action="store_true",
+                       help="run in this process, one after the other (no Dask)")
+    sweep.add_argument("--out", type=Path, default=None,
+                       help="output directory (default: out/sweep/<scenario name>)")
+
     protocols = ("treadtwin", "woodway", "trackmaster")
     emulate = commands.add_parser(
         "emulate", help="put the twin behind a pseudo-terminal or serial device",
@@ -142,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXIT_INTERRUPTED = 130  # as a shell reports a process stopped by SIGINT
+MAX_SWEEP_RUNS = 100_000  # every point is validated and held before the first runs
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -308,6 +332,79 @@ def _randomness_text(randomness: dict | None) -> str:
         else:
             parts.append(source)
     return f"random: seed {randomness['seed']}; drawn by {'; '.join(parts)}"
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from .suite import scenario_file
+    from .sweep import (
+        SweepInterrupted,
+        describe_rate,
+        parse_vary,
+        progress_bar,
+        run_sweep,
+        sweep_points,
+        write_table,
+    )
+
+    path = scenario_file(args.file)
+    base = load_scenario(path)  # the file itself must be valid before it is varied
+    try:
+        axes = [parse_vary(text) for text in args.vary]
+    except ValueError as exc:
+        print(f"treadtwin sweep: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    out = args.out or Path("out") / "sweep" / base.name
+    refused = _refuse_out("sweep", "--out", out)
+    if refused is not None:
+        return refused
+    cores = os.cpu_count() or 1
+    if args.workers is not None and args.workers > cores and args.scheduler is None:
+        print(f"treadtwin sweep: --workers {args.workers}: this machine has {cores} core(s);"
+              f" allowed: 1..{cores}", file=sys.stderr)
+        return EXIT_INVALID
+    runs = math.prod(len(axis.values) for axis in axes) * args.seeds
+    if runs > MAX_SWEEP_RUNS:
+        print(f"treadtwin sweep: {runs} runs asked for (the axes' sizes times --seeds);"
+              f" allowed: at most {MAX_SWEEP_RUNS} in one sweep", file=sys.stderr)
+        return EXIT_INVALID
+    import tomllib
+
+    doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    first = base.seed if args.seed is None else args.seed
+    points = sweep_points(doc, str(path), axes, range(first, first + args.seeds))
+    invalid = [p for p in points if p.scenario is None]
+    where = ("in this process" if args.serial else f"on {args.scheduler}" if args.scheduler
+             else f"on a local Dask cluster of {args.workers or cores} worker(s)")
+    print(f"sweeping {base.name}: {len(points)} runs ({len(invalid)} refused by the schema)"
+          f" {where} into {out}/", flush=True)
+    bar = progress_bar(len(points))
+    failures = [0]
+
+    def progress(row: dict, done: int, total: int) -> None:
+        failures[0] += not row.get("passed")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=failures[0])
+
+    start = time.monotonic()
+    try:
+        rows = run_sweep(points, workers=args.workers or cores, scheduler=args.scheduler,
+                         serial=args.serial, progress=progress)
+    except SweepInterrupted as stop:
+        if bar is not None:
+            bar.close()
+        write_table(stop.rows, out)
+        print(f"treadtwin sweep: interrupted; {len(stop.rows)} of {stop.total} runs finished"
+              f" and are in {out}/results.csv and results.parquet", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.close()
+    write_table(rows, out)
+    print(f"{describe_rate(rows, time.monotonic() - start)}; table: {out}/results.csv,"
+          f" {out}/results.parquet")
+    return EXIT_PASS if all(r.get("passed") for r in rows) else EXIT_FAIL
 
 
 def _counts_text(counts) -> str:
@@ -509,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             and args.time_scale != 1.0):
         parser.error(f"--time-scale {args.time_scale:g} needs --clock scaled (lockstep runs as"
                      " fast as it can)")
-    if args.command in ("run", "suite", "hil"):  # emulate handles its own signals
+    if args.command in ("run", "suite", "hil", "sweep"):  # emulate handles its own signals
         import signal
 
         signal.signal(signal.SIGTERM, _terminate)
@@ -524,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_hil(args)
         if args.command == "list":
             return _cmd_list(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_presets(args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)

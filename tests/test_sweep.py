@@ -1,0 +1,135 @@
+"""Sweeps: axes and keys, a grid of points on Dask equal to the serial run, the table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+
+import pyarrow.parquet as pq
+import pytest
+
+from treadtwin.scenarios.cli import main
+from treadtwin.scenarios.sweep import (
+    Axis,
+    parse_vary,
+    run_sweep,
+    set_key,
+    sweep_points,
+    write_table,
+)
+
+SHORT = """[scenario]
+name = "short"
+duration_s = 12
+seed = 4
+[machine]
+preset = "home-motorized"
+[walker]
+step_on_at_s = 1
+[walker.extra]
+[[program]]
+at_s = 0
+speed_mph = 0.5
+[[program]]
+at_s = 4
+speed_mph = 1.5
+[[faults]]
+at_s = 8
+kind = "lanyard_pull"
+[[criteria]]
+kind = "stops_within"
+limit = 5
+""".replace("[walker.extra]\n", "")
+
+
+def test_vary_takes_a_range_or_a_list_and_refuses_anything_else_in_one_line():
+    assert parse_vary("walker.mass_kg=50:120:3") == Axis("walker.mass_kg", (50.0, 85.0, 120.0))
+    assert parse_vary("walker.facing=console,rear") == Axis("walker.facing", ("console", "rear"))
+    assert parse_vary("faults[0].at_s=5,6") == Axis("faults[0].at_s", (5, 6))
+    for bad, words in (("walker.mass_kg", "KEY=START"), ("x=1:2:z", "whole number"),
+                       ("a b=1", "is not a key"), ("x=1:nan:2", "finite"), ("x=,", "no values")):
+        with pytest.raises(ValueError, match=words):
+            parse_vary(bad)
+
+
+def test_keys_reach_tables_and_rows_and_a_missing_row_is_named():
+    doc = tomllib.loads(SHORT)
+    set_key(doc, "machine.drive.accel_mps2", 0.4)
+    set_key(doc, "faults[0].at_s", 9.0)
+    set_key(doc, "program[1].speed_mph", 2.0)
+    assert doc["machine"]["drive"] == {"accel_mps2": 0.4}
+    assert doc["faults"][0]["at_s"] == 9.0 and doc["program"][1]["speed_mph"] == 2.0
+    with pytest.raises(ValueError, match="1 \\[\\[faults\\]\\] row"):
+        set_key(doc, "faults[3].at_s", 1.0)
+
+
+def test_a_point_the_schema_refuses_is_a_row_with_its_error():
+    doc = tomllib.loads(SHORT)
+    points = sweep_points(doc, "short.toml", [Axis("walker.mass_kg", (70.0, 900.0))], [4])
+    rows = run_sweep(points, serial=True)
+    assert [r["passed"] for r in rows] == [True, False]
+    assert "walker.mass_kg = 900" in rows[1]["error"] and rows[0]["error"] == ""
+
+
+def _comparable(rows):
+    return [{k: v for k, v in row.items() if k != "wall_time_s"} for row in rows]
+
+
+def test_a_grid_on_the_local_dask_cluster_equals_the_serial_run_row_for_row(tmp_path):
+    # walker mass x facing x two presets x 3 seeds, as a user sweeps it
+    doc = tomllib.loads(SHORT)
+    axes = [Axis("walker.mass_kg", (50.0, 120.0)), Axis("walker.facing", ("console", "rear")),
+            Axis("machine.preset", ("home-motorized", "club-motorized"))]
+    points = sweep_points(doc, "short.toml", axes, [4, 5, 6])
+    serial = run_sweep(points, serial=True)
+    parallel = run_sweep(points, workers=2)
+    assert len(serial) == 24 and _comparable(parallel) == _comparable(serial)
+    assert all(r["error"] == "" for r in serial)
+    paths = write_table(parallel, tmp_path)
+    table = pq.read_table(paths[1])
+    assert table.num_rows == 24 and table.column("walker.facing").to_pylist()[:2] == [
+        "console", "console"]
+    assert table.column("metric.stop_time_s").type == "double"
+
+
+@pytest.mark.skipif(shutil.which("dask", path=os.path.dirname(sys.executable)) is None,
+                    reason="the dask command line is not installed beside this Python")
+def test_a_scheduler_with_two_workers_gives_the_same_table(tmp_path):
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    port = 18786 + os.getpid() % 1000
+    address = f"tcp://127.0.0.1:{port}"
+    log = (tmp_path / "dask.log").open("w")
+    procs = [subprocess.Popen([dask, "scheduler", "--port", str(port), "--dashboard-address",
+                               ":0", "--host", "127.0.0.1"], stdout=log, stderr=log)]
+    try:
+        time.sleep(2.0)
+        procs += [subprocess.Popen([dask, "worker", address, "--nthreads", "1",
+                                    "--dashboard-address", ":0"], stdout=log, stderr=log)
+                  for _ in range(2)]
+        doc = tomllib.loads(SHORT)
+        points = sweep_points(doc, "short.toml", [Axis("walker.mass_kg", (60.0, 90.0))], [4, 5])
+        remote = run_sweep(points, scheduler=address)
+        assert _comparable(remote) == _comparable(run_sweep(points, serial=True))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+        log.close()
+
+
+def test_the_command_line_writes_the_table_and_refuses_a_bad_axis(tmp_path, capsys):
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(SHORT)
+    out = tmp_path / "out"
+    code = main(["sweep", str(scenario), "--vary", "walker.mass_kg=60:80:2", "--seeds", "2",
+                 "--serial", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "4 runs" in printed and "4 passed" in printed
+    assert (out / "results.csv").read_text().count("\n") == 5
+    assert main(["sweep", str(scenario), "--vary", "walker.mass_kg", "--out", str(out)]) == 2
+    assert "KEY=START:STOP:N" in capsys.readouterr().err
