@@ -22,6 +22,7 @@ from ..sim.params import describe
 from ..sim.presets import PRESETS, preset
 from ..sim.provenance import legend_lines
 from .criteria import describe_result
+from .progress import Progress
 from .schema import ScenarioError, load_scenario
 
 EXIT_PASS, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
@@ -271,7 +272,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         default_workers,
         discover,
         load_all,
-        print_progress,
+        progress_line,
         run_suite,
         write_junit,
     )
@@ -301,15 +302,19 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     workers = min(args.workers or default_workers(), len(scenarios))
     print(f"running {len(scenarios)} scenarios on {workers} worker(s) into {args.out}/", flush=True)
+    bar = Progress(len(scenarios), "scenario")
     try:
         entries = run_suite(scenarios, args.out, workers=workers, seed=args.seed,
-                            progress=print_progress)
+                            progress=lambda e, done, total: bar.done(
+                                e.passed, progress_line(e, done, total)))
     except SuiteInterrupted as stop:
+        bar.close()
         if args.junit:
             write_junit(stop.entries, args.junit)
         print(f"treadtwin suite: interrupted; {len(stop.entries)} of {stop.total} scenarios"
               f" finished, the rest cancelled; index: {args.out}/index.html", file=sys.stderr)
         return EXIT_INTERRUPTED
+    bar.close()
     if args.junit:
         write_junit(entries, args.junit)
     failed = [e.name for e in entries if not e.passed]
@@ -342,7 +347,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         SweepInterrupted,
         describe_rate,
         parse_vary,
-        progress_bar,
         run_sweep,
         sweep_points,
         write_table,
@@ -379,28 +383,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
              else f"on a local Dask cluster of {args.workers or cores} worker(s)")
     print(f"sweeping {base.name}: {len(points)} runs ({len(invalid)} refused by the schema)"
           f" {where} into {out}/", flush=True)
-    bar = progress_bar(len(points))
-    failures = [0]
-
-    def progress(row: dict, done: int, total: int) -> None:
-        failures[0] += not row.get("passed")
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(failed=failures[0])
-
+    bar = Progress(len(points), "run")
     start = time.monotonic()
     try:
         rows = run_sweep(points, workers=args.workers or cores, scheduler=args.scheduler,
-                         serial=args.serial, progress=progress)
+                         serial=args.serial, progress=lambda row, done, total: bar.done(
+                             bool(row.get("passed"))))
     except SweepInterrupted as stop:
-        if bar is not None:
-            bar.close()
+        bar.close()
         write_table(stop.rows, out)
         print(f"treadtwin sweep: interrupted; {len(stop.rows)} of {stop.total} runs finished"
               f" and are in {out}/results.csv and results.parquet", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if bar is not None:
-        bar.close()
+    bar.close()
     write_table(rows, out)
     print(f"{describe_rate(rows, time.monotonic() - start)}; table: {out}/results.csv,"
           f" {out}/results.parquet")

@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -229,9 +228,8 @@ def default_workers() -> int:
                else (os.cpu_count() or 1))
 
 
-def print_progress(entry: SuiteEntry, done: int, total: int) -> None:
+def progress_line(entry: SuiteEntry, done: int, total: int) -> str:
     """One line per finished scenario."""
     verdict = "PASS" if entry.passed else "FAIL"
     rtf = entry.summary["real_time_factor"]
-    print(f"[{done}/{total}] {verdict} {entry.name} (real-time factor {rtf:.0f})", flush=True,
-          file=sys.stdout)
+    return f"[{done}/{total}] {verdict} {entry.name} (real-time factor {rtf:.0f})"

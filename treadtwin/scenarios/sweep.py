@@ -20,7 +20,6 @@ import csv
 import itertools
 import math
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,16 +237,6 @@ def _column(values: list[Any]) -> list[Any]:
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         return [None if v is None else float(v) for v in values]
     return [None if v is None else str(v) for v in values]
-
-
-def progress_bar(total: int):
-    """A tqdm bar on a terminal (done/total, failures so far, time left); None elsewhere,
-    so logs stay readable."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="run", file=sys.stderr, smoothing=0.1)
 
 
 def describe_rate(rows: Sequence[dict[str, Any]], wall_s: float) -> str:
