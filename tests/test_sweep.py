@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -133,3 +134,26 @@ def test_the_command_line_writes_the_table_and_refuses_a_bad_axis(tmp_path, caps
     assert (out / "results.csv").read_text().count("\n") == 5
     assert main(["sweep", str(scenario), "--vary", "walker.mass_kg", "--out", str(out)]) == 2
     assert "KEY=START:STOP:N" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_plain_lines_elsewhere(monkeypatch, capsys):
+    from treadtwin.scenarios.progress import Progress
+
+    plain = Progress(2, "run")
+    plain.done(True, "[1/2] PASS a")
+    plain.done(False, "[2/2] FAIL b")
+    plain.close()
+    assert capsys.readouterr().out == "[1/2] PASS a\n[2/2] FAIL b\n"
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    bar = Progress(2, "run")
+    bar.done(True)
+    bar.done(False)
+    bar.close()
+    drawn = terminal.getvalue()
+    assert "2/2" in drawn and "failed=1" in drawn
