@@ -285,6 +285,7 @@ class Walker:
         self._holding = params.holds_handrails
         self._saturated = False
         self._last_travel_m = 0.0
+        self._perceived_sums: tuple = (None, None)  # (lo, since, window), resumable sums
 
     def _face(self, facing: Facing) -> None:
         """Set (or turn to) a facing: what depends on the walking direction follows it."""
@@ -423,10 +424,16 @@ class Walker:
         hi = int(np.searchsorted(t, now_s + 1e-9))
         if hi <= lo:
             return self._eps_m, self._eps_m
-        fresh, fresh_seen = unexpected_motion(
+        # A standing walker judges all the motion since its last step again at each check:
+        # the rows already a reaction delay old are summed once and resumed from.
+        key = (lo, since_s, window_s)
+        resume = self._perceived_sums[1] if self._perceived_sums[0] == key else (
+            lo, 0.0, 0.0, 0, since_s)
+        fresh, fresh_seen, *sums = unexpected_motion(
             t, trace["belt_speed_mps"], lo, hi, since_s, now_s, p.omega0_per_s,
             self.record_period_s, p.reaction_delay_s, window_s, self.self_propelled,
-            UNNOTICED_ACCEL_MPS2, MAX_FOLLOWED_ACCEL_MPS2)
+            UNNOTICED_ACCEL_MPS2, MAX_FOLLOWED_ACCEL_MPS2, *resume)
+        self._perceived_sums = (key, tuple(sums))
         excess = max(abs(fresh) - p.ankle_cop_m, 0.0)
         scale = excess / abs(fresh) if fresh else 0.0
         return self._eps_m + fresh * scale, self._eps_m + fresh_seen * scale

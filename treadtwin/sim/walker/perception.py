@@ -54,18 +54,29 @@ def expected_at(belt_mps: np.ndarray, row: int, record_period_s: float, delay_s:
 def unexpected_motion(t_s: np.ndarray, belt_mps: np.ndarray, lo: int, hi: int, since_s: float,
                       now_s: float, omega0_per_s: float, record_period_s: float,
                       delay_s: float, window_s: float, medians_for_ramp: bool,
-                      unnoticed_mps2: float, max_followed_mps2: float):
+                      unnoticed_mps2: float, max_followed_mps2: float,
+                      resume_row: int, resume_moved: float, resume_total: float,
+                      resume_n: int, resume_previous_s: float):
     """How far belt motion the walker did not expect, over trace rows lo..hi-1 (since
     ``since_s``), has put its extrapolated centre of mass off its base by ``now_s``, and
     the part of that the walker has perceived (rows at least a reaction delay old).
 
     Each row's mismatch ``v_belt - v_expected`` moves the base by ``mismatch dt``, grown
     as ``exp(omega0 t)`` for at most the reaction delay (the inverted pendulum until the
-    walker reacts); the mean mismatch adds ``dv / omega0`` (Hof 2005, 2008)."""
-    moved = moved_seen = total = total_seen = 0.0
-    n_seen = 0
-    previous_s = since_s
-    for k in range(hi - lo):
+    walker reacts); the mean mismatch adds ``dv / omega0`` (Hof 2005, 2008).
+
+    Rows a reaction delay old are fully grown and perceived: their sums no longer change.
+    A caller may hand back the sums over such rows from an earlier call with the same
+    ``lo``, ``since_s`` and window (``resume_*``; ``resume_row = lo`` and zeros to start
+    afresh), and the loop goes on from there with the same additions in the same order, so
+    the result is exactly the full sum's. Returns (error, perceived error, and the sums
+    over the perceived rows to resume from: row, moved, total, count, previous time)."""
+    moved = moved_seen = resume_moved
+    total = total_seen = resume_total
+    n_seen = resume_n
+    previous_s = resume_previous_s if resume_row > lo else since_s
+    done_row, done_previous_s = resume_row, previous_s
+    for k in range(resume_row - lo, hi - lo):
         row_s = t_s[lo + k]
         expected, _ = expected_at(belt_mps, lo + k, record_period_s, delay_s, window_s,
                                   medians_for_ramp, unnoticed_mps2, max_followed_mps2)
@@ -79,6 +90,7 @@ def unexpected_motion(t_s: np.ndarray, belt_mps: np.ndarray, lo: int, hi: int, s
             moved_seen += grown
             total_seen += mismatch
             n_seen += 1
+            done_row, done_previous_s = lo + k + 1, row_s
     fresh = moved + total / (hi - lo) / omega0_per_s
     fresh_seen = moved_seen + (total_seen / n_seen / omega0_per_s if n_seen else 0.0)
-    return fresh, fresh_seen
+    return (fresh, fresh_seen, done_row, moved_seen, total_seen, n_seen, done_previous_s)
