@@ -157,6 +157,25 @@ CLAIMS: list[tuple[str, list[str]]] = [
      ["tests/test_scenarios.py::test_suite_writes_junit_and_index",
       "tests/test_cli_workflows.py::"
       "test_ctrl_c_stops_a_suite_at_once_and_keeps_an_index_of_what_finished"]),
+    ("Outputs stream to disk while a\n  run goes, and an interrupted run keeps what it did",
+     ["tests/test_interrupted_runs.py::"
+      "test_an_interrupted_run_writes_what_it_did_marked_interrupted",
+      "tests/test_interrupted_runs.py::"
+      "test_a_killed_run_leaves_a_readable_trace_short_of_at_most_its_last_second",
+      "benchmarks/bench_kill_loss.py"]),
+    ("`treadtwin sweep` runs a scenario across a grid of\n  values and seeds on a Dask cluster",
+     ["tests/test_sweep.py::test_a_grid_on_the_local_dask_cluster_equals_the_serial_run_row_for_row",
+      "tests/test_sweep.py::test_a_scheduler_with_two_workers_gives_the_same_table",
+      "benchmarks/bench_sweep.py"]),
+    ("a pytest plugin collects scenario files as tests",
+     ["tests/test_pytest_plugin.py::test_scenario_files_are_collected_run_and_reported"]),
+    ("stride-time variability, walkers drawn\n  from a population, a deck friction spread",
+     ["tests/test_variability.py::"
+      "test_stride_time_variability_in_the_trace_is_the_one_the_walker_was_given",
+      "tests/test_variability.py::"
+      "test_a_belt_start_under_fifty_drawn_older_adults_fells_a_share_of_them",
+      "tests/test_variability.py::"
+      "test_a_deck_friction_spread_draws_one_factor_per_run_of_the_stated_size"]),
     ("the host-adapter\n  wire protocol, specified in [docs/protocol.md](docs/protocol.md)",
      ["tests/test_protocol.py::test_spec_lists_every_vector_exactly_as_the_codec_writes_it",
       "tests/test_protocol.py::test_crc_is_ccitt_false",
