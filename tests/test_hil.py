@@ -366,3 +366,20 @@ def test_emulate_link_refuses_an_existing_file_and_leaves_it_unchanged(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--link" in err[0] and "not a link" in err[0]
     assert precious.read_text() == "data\n" and not precious.is_symlink()
+
+
+def test_a_port_another_program_holds_is_refused_in_one_line(tmp_path, capsys):
+    import fcntl
+
+    leader, follower = os.openpty()
+    path = os.ttyname(follower)
+    holder = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as pyserial's exclusive open does
+    try:
+        code = main(["hil", str(DATA / "hil-key-pull.toml"), "--port", path, "--out",
+                     str(tmp_path / "out")])
+    finally:
+        for fd in (holder, follower, leader):
+            os.close(fd)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and path in err[0] and "lock" in err[0], err

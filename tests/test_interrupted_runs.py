@@ -90,7 +90,8 @@ def test_a_killed_run_leaves_a_readable_trace_short_of_at_most_its_last_second(t
     assert not (out / "summary.json").exists()
 
 
-def test_an_interrupted_hil_run_stops_the_belt_and_keeps_what_it_recorded(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_hil_run_stops_the_belt_and_keeps_what_it_recorded(tmp_path, sig):
     # The wall-clock example of docs/hil.md, the host interrupted at 7 s with the belt at
     # 1 mph: it commands a stop, waits for standstill, says so and writes its outputs.
     scenario = str(ROOT / "tests" / "data" / "hil-key-pull.toml")
@@ -109,7 +110,7 @@ def test_an_interrupted_hil_run_stops_the_belt_and_keeps_what_it_recorded(tmp_pa
             assert host.poll() is None, host.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        host.send_signal(signal.SIGINT)
+        host.send_signal(sig)
         _, err = host.communicate(timeout=60)
     finally:
         emulator.send_signal(signal.SIGINT)
@@ -126,3 +127,42 @@ def test_an_interrupted_hil_run_stops_the_belt_and_keeps_what_it_recorded(tmp_pa
     assert max(belt) > 0.4 and abs(belt[-1]) < 0.05, emulator_err
     assert emulator.returncode == 130
     assert json.loads((emulated / "summary.json").read_text())["interrupted"] is True
+
+
+def test_a_killed_suite_leaves_only_whole_scenario_folders(tmp_path):
+    out = tmp_path / "out"
+    suite = subprocess.Popen([sys.executable, "-m", "treadtwin", "suite", "--out", str(out),
+                              "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT)
+    line = ""
+    while "[2/" not in line:  # two scenarios have finished
+        line = suite.stdout.readline()
+        assert line or suite.poll() is None, suite.stderr.read()
+    suite.send_signal(signal.SIGKILL)
+    suite.communicate(timeout=30)
+    folders = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(folders) >= 2
+    for folder in folders:  # a folder appears whole or not at all (half-written ones are hidden)
+        assert json.loads((folder / "summary.json").read_text())["scenario"] == folder.name
+        _rows(folder / "trace.csv", len(TRACE_COLUMNS))
+
+
+def test_an_interrupted_sweep_keeps_the_rows_that_finished(tmp_path):
+    scenario = tmp_path / "short.toml"
+    scenario.write_text('[scenario]\nname = "short"\nduration_s = 60\n[machine]\n'
+                        'preset = "home-motorized"\n[walker]\nstep_on_at_s = 1\n'
+                        '[[program]]\nat_s = 0\nspeed_mph = 1.0\n')  # ~0.1 s a run
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([sys.executable, "-m", "treadtwin", "sweep", str(scenario),
+                              "--vary", "machine.drive.accel_mps2=0.2:0.9:400", "--serial",
+                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT)
+    assert "400 runs" in sweep.stdout.readline()
+    time.sleep(8.0)  # some runs finish, far from all 400
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130 and "Traceback" not in err, err
+    rows = _rows(out / "results.csv", len(next(csv.reader([(out / "results.csv").read_text()
+                                                            .splitlines()[0]]))))
+    finished = len(rows) - 1
+    assert 0 < finished < 400 and f"{finished} of 400 runs finished" in err

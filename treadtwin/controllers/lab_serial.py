@@ -65,6 +65,7 @@ from .lab_protocols import (
     speed_to_x10,
     x10_to_mps,
 )
+from .serial_ports import exclusive_for
 
 DEFAULT_REPLY_TIMEOUT_S = 0.1
 DEFAULT_COMMS_FAULT_AFTER = 3  # consecutive timeouts
@@ -163,7 +164,7 @@ class LabSerialTreadmill:
         if self._thread is not None:
             return self
         self._port = self._factory(self.port_name, baudrate=self.baudrate,
-                                   timeout=self.reply_timeout_s)
+                                   timeout=self.reply_timeout_s, **exclusive_for(self.port_name))
         self._t0_s = self._clock()
         self._port_down = False
         self._stop.clear()
@@ -268,7 +269,7 @@ class LabSerialTreadmill:
     def _reopen(self) -> bool:
         try:
             port = self._factory(self.port_name, baudrate=self.baudrate,
-                                 timeout=self.reply_timeout_s)
+                                 timeout=self.reply_timeout_s, **exclusive_for(self.port_name))
         except (serial.SerialException, OSError):
             return False
         self._port = port

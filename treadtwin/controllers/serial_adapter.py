@@ -52,6 +52,7 @@ from .protocol import (
     encode,
     encode_command,
 )
+from .serial_ports import exclusive_for
 
 HELLO_TIMEOUT_S = 0.1  # section 7: repeat the HELLO after 100 ms
 HELLO_TRIES = 10
@@ -172,7 +173,7 @@ class SerialAdapterTreadmill:
         """Open the port and run the handshake with a new session id."""
         self._close_port()
         self._serial = self._factory(self.port_name, baudrate=self.baudrate, timeout=0.005,
-                                     write_timeout=1.0)
+                                     write_timeout=1.0, **exclusive_for(self.port_name))
         self._decode_base = self.counters.decode  # the old decoder's counts carry on
         self._decoder = FrameDecoder(Side.HOST)
         session_id = int(self._rng.integers(1, 1 << 32))
