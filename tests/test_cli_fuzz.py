@@ -55,7 +55,8 @@ def _values(base: Path) -> st.SearchStrategy[str]:
                      st.text(max_size=12).filter(lambda t: "\x00" not in t))
 
 
-OPTIONS = ["--out", "--seed", "--seeds", "--vary", "--scheduler", "--serial", "--clock",
+OPTIONS = ["--out", "--seed", "--seeds", "--vary", "--scheduler", "--serial", "--samples",
+           "--metric", "--clock",
            "--time-scale", "--workers", "--junit", "--pty",
            "--device", "--scenario", "--preset", "--protocol", "--baud", "--link",
            "--duration-s", "--port", "--lockstep", "--help", "--version", "-h"]
@@ -71,7 +72,8 @@ SHAPES = {
                             "--link", "--duration-s", "--out"]),
     "hil": (["file", "--port"], ["--protocol", "--baud", "--out"]),
     "presets": ([], ["--help"]),
-    "sweep": (["file"], ["--vary", "--seeds", "--seed", "--workers", "--scheduler", "--out"]),
+    "sweep": (["file"], ["--vary", "--seeds", "--seed", "--workers", "--scheduler", "--out",
+                         "--samples", "--sample-seed", "--metric"]),
 }
 
 

@@ -18,6 +18,7 @@ from treadtwin.scenarios.sweep import (
     Axis,
     parse_vary,
     run_sweep,
+    sample_points,
     set_key,
     sweep_points,
     write_table,
@@ -48,7 +49,8 @@ limit = 5
 
 
 def test_vary_takes_a_range_or_a_list_and_refuses_anything_else_in_one_line():
-    assert parse_vary("walker.mass_kg=50:120:3") == Axis("walker.mass_kg", (50.0, 85.0, 120.0))
+    assert parse_vary("walker.mass_kg=50:120:3") == Axis("walker.mass_kg", (50.0, 85.0, 120.0),
+                                                         (50.0, 120.0))
     assert parse_vary("walker.facing=console,rear") == Axis("walker.facing", ("console", "rear"))
     assert parse_vary("faults[0].at_s=5,6") == Axis("faults[0].at_s", (5, 6))
     for bad, words in (("walker.mass_kg", "KEY=START"), ("x=1:2:z", "whole number"),
@@ -161,3 +163,35 @@ def test_progress_draws_a_bar_on_a_terminal_and_plain_lines_elsewhere(monkeypatc
     bar.close()
     drawn = terminal.getvalue()
     assert "2/2" in drawn and "failed=1" in drawn
+
+
+def test_samples_are_a_latin_hypercube_over_the_spans_and_repeat_with_their_seed():
+    doc = tomllib.loads(SHORT)
+    axes = [parse_vary("walker.mass_kg=50:120:2"), parse_vary("walker.height_m=1.5:1.9:2"),
+            parse_vary("walker.facing=console,rear")]
+    points = sample_points(doc, "short.toml", axes, [4], samples=10, sample_seed=3)
+    masses = [p.values["walker.mass_kg"] for p in points]
+    heights = [p.values["walker.height_m"] for p in points]
+    # one sample in each tenth of each span: the hypercube's stratification
+    assert sorted(int((m - 50.0) / 7.0) for m in masses) == list(range(10))
+    assert sorted(int((h - 1.5) / 0.04) for h in heights) == list(range(10))
+    assert {p.values["walker.facing"] for p in points} <= {"console", "rear"}
+    again = sample_points(doc, "short.toml", axes, [4], samples=10, sample_seed=3)
+    assert [p.values for p in again] == [p.values for p in points]
+    other = sample_points(doc, "short.toml", axes, [4], samples=10, sample_seed=4)
+    assert [p.values for p in other] != [p.values for p in points]
+
+
+def test_the_sweep_writes_a_report_page_with_its_plot(tmp_path, capsys):
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(SHORT)
+    out = tmp_path / "out"
+    code = main(["sweep", str(scenario), "--vary", "criteria[0].limit=0.5:5:4", "--serial",
+                 "--metric", "stop_time_s", "--out", str(out)])
+    assert code == 1  # the tightest limits fail
+    page = (out / "index.html").read_text()
+    assert (out / "plot.png").stat().st_size > 10_000
+    assert "4 runs:" in page and "failed" in page and "stops_within" in page
+    assert main(["sweep", str(scenario), "--vary", "walker.mass_kg=60,70", "--serial",
+                 "--metric", "no_such_metric", "--out", str(out)]) == 0
+    assert "--metric no_such_metric: no run has that metric" in capsys.readouterr().err

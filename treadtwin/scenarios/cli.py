@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="runs per combination, seeds SEED..SEED+N-1 (default 1)")
     sweep.add_argument("--seed", type=_seed, default=None,
                        help="first seed (default: the scenario's)")
+    sweep.add_argument("--samples", type=_positive_int, default=None,
+                       help="instead of the grid: this many random points, a Latin hypercube"
+                            " over the START:STOP spans, a random choice on a,b lists")
+    sweep.add_argument("--sample-seed", type=_seed, default=0,
+                       help="seed of the --samples draw (default 0)")
+    sweep.add_argument("--metric", default=None,
+                       help="summary metric to plot across the first key (default:"
+                            " min_rear_margin_m, stop_time_s or max_belt_speed_mps)")
     sweep.add_argument("--workers", type=_positive_int, default=None,
                        help="local Dask workers (default: one per core)")
     sweep.add_argument("--scheduler", default=None,
@@ -348,9 +356,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         describe_rate,
         parse_vary,
         run_sweep,
+        sample_points,
         sweep_points,
         write_table,
     )
+    from .sweep_report import pick_metric, write_sweep_report
 
     path = scenario_file(args.file)
     base = load_scenario(path)  # the file itself must be valid before it is varied
@@ -368,7 +378,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"treadtwin sweep: --workers {args.workers}: this machine has {cores} core(s);"
               f" allowed: 1..{cores}", file=sys.stderr)
         return EXIT_INVALID
-    runs = math.prod(len(axis.values) for axis in axes) * args.seeds
+    per_seed = (args.samples if args.samples is not None
+                else math.prod(len(axis.values) for axis in axes))
+    runs = per_seed * args.seeds
     if runs > MAX_SWEEP_RUNS:
         print(f"treadtwin sweep: {runs} runs asked for (the axes' sizes times --seeds);"
               f" allowed: at most {MAX_SWEEP_RUNS} in one sweep", file=sys.stderr)
@@ -377,7 +389,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     first = base.seed if args.seed is None else args.seed
-    points = sweep_points(doc, str(path), axes, range(first, first + args.seeds))
+    seeds = range(first, first + args.seeds)
+    points = (sample_points(doc, str(path), axes, seeds, args.samples, args.sample_seed)
+              if args.samples is not None else sweep_points(doc, str(path), axes, seeds))
     invalid = [p for p in points if p.scenario is None]
     where = ("in this process" if args.serial else f"on {args.scheduler}" if args.scheduler
              else f"on a local Dask cluster of {args.workers or cores} worker(s)")
@@ -397,8 +411,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     bar.close()
     write_table(rows, out)
+    metric = pick_metric(rows, args.metric)
+    if args.metric is not None and metric is None:
+        print(f"treadtwin sweep: --metric {args.metric}: no run has that metric; the plot"
+              " shows the pass rate only (metrics are the summary's, e.g. stop_time_s)",
+              file=sys.stderr)
+    page = write_sweep_report(rows, [a.key for a in axes], metric, out, base.name)
     print(f"{describe_rate(rows, time.monotonic() - start)}; table: {out}/results.csv,"
-          f" {out}/results.parquet")
+          f" {out}/results.parquet; report: {page}")
     return EXIT_PASS if all(r.get("passed") for r in rows) else EXIT_FAIL
 
 

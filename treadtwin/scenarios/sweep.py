@@ -32,10 +32,11 @@ _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept key and its values."""
+    """One swept key and its values; a range axis also keeps its span for sampling."""
 
     key: str
     values: tuple[Any, ...]
+    span: tuple[float, float] | None = None  # START, STOP of KEY=START:STOP:N
 
 
 def _value(text: str) -> Any:
@@ -68,7 +69,7 @@ def parse_vary(text: str) -> Axis:
         if not (math.isfinite(lo) and math.isfinite(hi)) or not 1 <= n <= 10000:
             raise ValueError(f"--vary {text!r}: need finite START, STOP and 1 <= N <= 10000")
         values = tuple(lo if n == 1 else lo + (hi - lo) * i / (n - 1) for i in range(n))
-        return Axis(key, tuple(round(v, 12) for v in values))
+        return Axis(key, tuple(round(v, 12) for v in values), (lo, hi))
     values = tuple(_value(v.strip()) for v in spec.split(",") if v.strip())
     if not values:
         raise ValueError(f"--vary {text!r}: no values")
@@ -114,10 +115,40 @@ class Point:
 def sweep_points(doc: dict[str, Any], source: str, axes: Sequence[Axis],
                  seeds: Sequence[int]) -> list[Point]:
     """Every combination of the axes, once per seed, validated."""
+    grid = itertools.product(*(axis.values for axis in axes)) if axes else [()]
+    combos = [dict(zip((a.key for a in axes), values, strict=True)) for values in grid]
+    return _points(doc, source, combos, seeds)
+
+
+def sample_points(doc: dict[str, Any], source: str, axes: Sequence[Axis],
+                  seeds: Sequence[int], samples: int, sample_seed: int) -> list[Point]:
+    """``samples`` random combinations, once per seed: a Latin hypercube over the range
+    axes' spans (scipy.stats.qmc, seeded), a uniform seeded choice on the list axes."""
+    import numpy as np
+    from scipy.stats import qmc
+
+    ranged = [a for a in axes if a.span is not None]
+    rng = np.random.default_rng(sample_seed)
+    cube = (qmc.LatinHypercube(d=len(ranged), seed=rng).random(samples) if ranged
+            else np.zeros((samples, 0)))
+    combos = []
+    for row in range(samples):
+        values, column = {}, 0
+        for axis in axes:
+            if axis.span is not None:
+                lo, hi = axis.span
+                values[axis.key] = round(float(lo + (hi - lo) * cube[row, column]), 12)
+                column += 1
+            else:
+                values[axis.key] = axis.values[int(rng.integers(len(axis.values)))]
+        combos.append(values)
+    return _points(doc, source, combos, seeds)
+
+
+def _points(doc: dict[str, Any], source: str, combos: Sequence[dict[str, Any]],
+            seeds: Sequence[int]) -> list[Point]:
     points = []
-    combos = itertools.product(*(axis.values for axis in axes)) if axes else [()]
-    for values in combos:
-        swept = dict(zip((a.key for a in axes), values, strict=True))
+    for swept in combos:
         for seed in seeds:
             point_doc = copy.deepcopy(doc)
             scenario, error = None, ""
@@ -128,7 +159,7 @@ def sweep_points(doc: dict[str, Any], source: str, axes: Sequence[Axis],
                 scenario = scenario_from_dict(point_doc, source)
             except (ScenarioError, ValueError) as exc:
                 error = str(exc)
-            points.append(Point(len(points), swept, seed, scenario, error))
+            points.append(Point(len(points), dict(swept), seed, scenario, error))
     return points
 
 
