@@ -1,6 +1,6 @@
 """Tests that run unchanged on the twin, through the emulator, or on a real treadmill.
 
-Select with ``--treadmill`` (see tests/conftest.py). Only what every target
+Select with ``--treadmill`` (treadtwin's pytest plugin). Only what every target
 can measure is asserted: the speeds the treadmill reports and the verdicts.
 """
 
@@ -16,9 +16,9 @@ from treadtwin.scenarios.schema import load_scenario
 SMOKE = Path(__file__).parent / "data" / "hil-smoke.toml"
 
 
-def test_smoke_program_passes_and_the_belt_follows_it(treadmill_target):
+def test_smoke_program_passes_and_the_belt_follows_it(treadmill):
     scenario = load_scenario(SMOKE)
-    result = treadmill_target.run(scenario)
+    result = treadmill.run(scenario)
     assert result.passed, result.criteria
     trace = result.run.trace
     t, speed = trace["t_s"], trace["belt_speed_meas_mps"]

@@ -9,9 +9,9 @@ Registered by entry point (``pytest11``), so installing treadtwin is enough:
   every metric as a JUnit property (``--junitxml``). A file that is not a valid
   scenario is one failed item whose message is the one-line reason, and the
   other files still run. ``-k`` selects by scenario or file name.
-- ``--treadmill`` and ``--treadmill-protocol`` say where treadmill-agnostic
-  tests run (the twin, the emulator, or a real port); tests read them
-  through the ``treadmill_targets`` fixture.
+- The ``treadmill`` fixture runs a test's scenario on each target of
+  ``--treadmill`` (default ``twin,emulator``; or a serial port or pyserial URL
+  of a real treadmill, with ``--treadmill-protocol``).
 
 The ini option ``treadtwin_collect_scenarios = false`` turns the collection
 off, for a project whose test folders hold scenario files that are data.
@@ -63,10 +63,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "treadmill" in metafunc.fixturenames:
+        targets = [t.strip() for t in metafunc.config.getoption("--treadmill").split(",")]
+        metafunc.parametrize("treadmill", [t for t in targets if t], indirect=True)
+
+
 @pytest.fixture
-def treadmill_targets(request: pytest.FixtureRequest) -> list[str]:
-    """Where treadmill-agnostic tests run: the ``--treadmill`` targets, in order."""
-    return [t.strip() for t in request.config.getoption("--treadmill").split(",") if t.strip()]
+def treadmill(request: pytest.FixtureRequest):
+    """A :class:`~.targets.TreadmillTarget`: ``treadmill.run(scenario)`` runs the scenario
+    on the twin, through the emulator, or on the real treadmill of ``--treadmill``; a test
+    that takes it runs once per target."""
+    from .targets import TreadmillTarget
+
+    return TreadmillTarget(request.param, request.config.getoption("--treadmill-protocol"))
 
 
 class ScenarioFile(pytest.File):
